@@ -1,0 +1,284 @@
+"""The domain events of AITrader: frozen, fully specified facts.
+
+Every event that crosses the log is one of these dataclasses. Each maps field
+for field onto an Avro record under ``schemas/events/`` (the contract); the
+mapping is checked by ``tests/test_schemas.py``. Money, prices, quantities and
+scores are exact ``Decimal`` values here and scaled integers on the wire (an
+Avro field ``price_e8`` carries ``Decimal`` attribute ``price`` times 10^8), so
+no float ever reaches P&L. Times are integer epoch milliseconds (UTC).
+
+This module imports only the standard library: it is shared by the pure
+decision code and by every adapter.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import ClassVar
+
+
+class Side(str, enum.Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(str, enum.Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class TimeInForce(str, enum.Enum):
+    DAY = "DAY"
+    IOC = "IOC"
+    GTC = "GTC"
+
+
+class TradingState(str, enum.Enum):
+    """Like NautilusTrader's trading states: what new orders the risk gate lets through."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What every event carries besides its payload.
+
+    ``producer`` names the logical stage and code version (``kernel/0.1.0``),
+    never a host or process, so live and replay produce the same bytes.
+    ``causation_id`` is the event that directly caused this one (None for
+    external inputs); ``correlation_id`` ties a whole chain together.
+    """
+
+    event_id: str
+    event_time_ms: int
+    producer: str
+    causation_id: str | None
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all events; ``SCHEMA`` is the Avro full name of its record."""
+
+    SCHEMA: ClassVar[str] = ""
+    envelope: Envelope
+
+    @property
+    def event_id(self) -> str:
+        return self.envelope.event_id
+
+    @property
+    def event_time_ms(self) -> int:
+        return self.envelope.event_time_ms
+
+
+# --- market data -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick(Event):
+    """A trade print, with room for the top of book when the source has it."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.Tick"
+    symbol: str
+    venue: str
+    sequence: int
+    price: Decimal
+    size: Decimal
+    bid_price: Decimal | None = None
+    bid_size: Decimal | None = None
+    ask_price: Decimal | None = None
+    ask_size: Decimal | None = None
+
+
+# --- control inputs (ops, config, recorded manifests) ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateChanged(Event):
+    """The kill switch. ``symbol`` None means every symbol of the partition."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.TradingStateChanged"
+    symbol: str | None
+    state: TradingState
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged(Event):
+    """Settings in force from this point of the log on (``risk.max_order_qty`` = ``5``)."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.ConfigChanged"
+    symbol: str | None
+    settings: dict[str, str]
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunManifestRecorded(Event):
+    """What ran: code, configuration, model and schema versions, at a run's start."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.RunManifestRecorded"
+    code_version: str
+    config_hash: str
+    settings: dict[str, str]
+    model_name: str
+    model_version: str
+    model_sha256: str
+    schema_fingerprints: dict[str, str]
+
+
+# --- kernel outputs ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Signal(Event):
+    """A pattern fired; ``score`` in [-1, 1], its sign is the direction."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.Signal"
+    symbol: str
+    pattern: str
+    score: Decimal
+    features: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent(Event):
+    """The strategy wants this order; risk has not looked at it yet."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderIntent"
+    symbol: str
+    signal_id: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    score: Decimal
+    model_name: str
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInitialized(Event):
+    """An order was created from an intent (status NEW)."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderInitialized"
+    order_id: str
+    intent_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    expire_time_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(Event):
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderAccepted"
+    order_id: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected(Event):
+    """Pre-trade risk refused the order; ``reason`` is a stable code, ``detail`` for people."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderRejected"
+    order_id: str
+    symbol: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled(Event):
+    """One execution against an order (the fill)."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderFilled"
+    order_id: str
+    fill_id: str
+    symbol: str
+    side: Side
+    last_qty: Decimal
+    last_price: Decimal
+    fee: Decimal
+    liquidity: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled(Event):
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderCanceled"
+    order_id: str
+    symbol: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired(Event):
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderExpired"
+    order_id: str
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSnapshotTaken(Event):
+    """The kernel's whole state for one partition after applying ``input_offset``.
+
+    ``state_json`` is canonical JSON (sorted keys) so equal states give equal bytes.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.KernelSnapshotTaken"
+    partition: int
+    input_offset: int
+    reason: str
+    state_json: str
+
+
+# --- operations --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLettered(Event):
+    """A record that could not be processed, kept whole with the reason."""
+
+    SCHEMA: ClassVar[str] = "aitrader.events.DeadLettered"
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    stage: str
+    error_type: str
+    reason: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+
+ALL_EVENT_TYPES: tuple[type[Event], ...] = (
+    Tick,
+    TradingStateChanged,
+    ConfigChanged,
+    RunManifestRecorded,
+    Signal,
+    OrderIntent,
+    OrderInitialized,
+    OrderAccepted,
+    OrderRejected,
+    OrderFilled,
+    OrderCanceled,
+    OrderExpired,
+    KernelSnapshotTaken,
+    DeadLettered,
+)
