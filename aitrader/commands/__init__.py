@@ -1,0 +1,1 @@
+"""The ``aitrader`` sub-commands, one module per command group."""

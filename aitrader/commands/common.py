@@ -1,0 +1,41 @@
+"""What every command shares: the console, clear failures, time arguments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True, soft_wrap=True)  # messages are never cut or wrapped mid-word
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Prints a clear error and returns the exit to raise (``raise fail(...)``)."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {name!r} (use an IANA name such as America/Chicago)") from None
+
+
+def parse_time_ms(text: str, default_zone: ZoneInfo) -> int:
+    """ISO 8601 (zone optional, then ``default_zone``) or epoch milliseconds -> epoch milliseconds."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is neither ISO 8601 (2013-09-03T00:00) nor epoch milliseconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=default_zone)
+    return int(moment.timestamp() * 1000)
+
+
+def format_time_ms(value: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(value / 1000, tz).isoformat(timespec="milliseconds")

@@ -1,0 +1,146 @@
+"""The log on a real broker: topic catalog, ingest, read-back by time, bad input."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+from typer.testing import CliRunner
+
+from aitrader.cli import app
+from kernel.admin import TopicAdmin
+from kernel.consumer import LogReader, decode
+from kernel.events import Tick
+from kernel.serde import EventCodec
+from kernel.topics import CATALOG, INPUTS, Namespace
+
+pytestmark = pytest.mark.infra
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "es_2013-09-01_03_ticks.csv.gz"
+CHICAGO_2013_09_03 = 1378184400000  # 2013-09-03 00:00 America/Chicago (CDT, UTC-5)
+CHICAGO_2013_09_04 = CHICAGO_2013_09_03 + 86_400_000
+
+
+def _murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (Java client's Utils.murmur2), written from its specification as an independent check."""
+    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
+    h = (0x9747B28C ^ len(data)) & mask
+    for i in range(0, len(data) - len(data) % 4, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & mask
+        k ^= k >> r
+        k = (k * m) & mask
+        h = (h * m) & mask
+        h ^= k
+    tail = data[len(data) - len(data) % 4 :]
+    if len(tail) == 3:
+        h ^= tail[2] << 16
+    if len(tail) >= 2:
+        h ^= tail[1] << 8
+    if len(tail) >= 1:
+        h ^= tail[0]
+        h = (h * m) & mask
+    h ^= h >> 13
+    h = (h * m) & mask
+    h ^= h >> 15
+    return h
+
+
+def _java_partition(key: str, partitions: int) -> int:
+    return (_murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def test_topic_creation_is_idempotent_and_reports_drift(kafka_bootstrap: str, namespace: Namespace) -> None:
+    admin = TopicAdmin(kafka_bootstrap, namespace)
+    assert admin.create() == []  # the fixture created them already
+    states = admin.state()
+    assert [s.broker_name for s in states] == [namespace.topic(s) for s in CATALOG]
+    assert all(s.exists and not s.drift for s in states)
+    assert all(s.partitions == s.spec.partitions for s in states)
+
+    resource = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        namespace.topic(INPUTS),
+        incremental_configs=[ConfigEntry("retention.ms", "604800000", incremental_operation=AlterConfigOpType.SET)],
+    )
+    client = AdminClient({"bootstrap.servers": kafka_bootstrap})  # kept alive until the futures resolve
+    for future in client.incremental_alter_configs([resource]).values():
+        future.result()
+    drifted = {s.broker_name: s.drift for s in admin.state() if s.drift}
+    assert drifted == {namespace.topic(INPUTS): ("retention.ms=604800000 (catalog -1)",)}
+    result = CliRunner().invoke(app, ["topics", "create", "--namespace", namespace.prefix])
+    assert result.exit_code == 1
+    assert "drift" in result.output
+
+
+def test_ingest_puts_the_whole_day_on_the_log_and_a_time_window_reads_back_exactly(
+    kafka_bootstrap: str, namespace: Namespace
+) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(SAMPLE), "--namespace", namespace.prefix])
+    assert result.exit_code == 0, result.output
+    assert "published 500,000 ticks" in result.output
+
+    topic = namespace.topic(INPUTS)
+    codec = EventCodec()
+    with LogReader(kafka_bootstrap) as reader:
+        marks = reader.watermarks(topic)
+        partition = _java_partition("ES", INPUTS.partitions)
+        assert {p: high for p, (_, high) in marks.items()} == {
+            p: (500_000 if p == partition else 0) for p in range(INPUTS.partitions)
+        }
+        window = reader.window(topic, CHICAGO_2013_09_03, CHICAGO_2013_09_04)
+        records = [r for batch in reader.read(topic, window) for r in batch]
+
+    assert len(records) == 433_679
+    ticks = [decode(codec, r) for r in records]
+    assert all(isinstance(t, Tick) for t in ticks)
+    assert all(CHICAGO_2013_09_03 <= t.event_time_ms < CHICAGO_2013_09_04 for t in ticks)
+    assert all(r.timestamp_ms == t.event_time_ms for r, t in zip(records, ticks))
+    assert [t.sequence for t in ticks] == list(range(ticks[0].sequence, ticks[0].sequence + 433_679))
+
+    # The first tick of the window is the file's first row dated 2013-09-03.
+    with gzip.open(SAMPLE, "rt") as lines:
+        first_line = next((n, line) for n, line in enumerate(lines, start=1) if line.startswith("2013-09-03"))
+    assert ticks[0].sequence == first_line[0]
+    assert first_line[1].strip().endswith(f",{ticks[0].price.normalize()},{ticks[0].size.normalize()}")
+
+
+def test_a_bad_row_stops_the_load_with_its_line_number_and_writes_nothing(
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "DateTime,Price,Volume\n"
+        "2013-09-01 17:00:00.083,1640.25,8\n"
+        "2013-09-01 17:00:00.084,1640.50,1\n"
+        "2013-09-01 17:00:00.085,oops,1\n"
+        "2013-09-01 17:00:00.086,1640.75,2\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(bad), "--namespace", namespace.prefix])
+    assert result.exit_code == 2
+    assert "line 4" in result.output and "nothing was written" in result.output
+    with LogReader(kafka_bootstrap) as reader:
+        assert sum(high for _, high in reader.watermarks(namespace.topic(INPUTS)).values()) == 0
+
+    result = runner.invoke(app, ["ingest", str(bad), "--namespace", namespace.prefix, "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "published 3 ticks (1 bad rows skipped)" in result.output
+    with LogReader(kafka_bootstrap) as reader:
+        assert sum(high for _, high in reader.watermarks(namespace.topic(INPUTS)).values()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--speed", "fast"], "--speed takes a positive number"),
+        (["--tz", "Mars/Olympus"], "unknown time zone"),
+        (["--symbol", "E S"], "letters and digits"),
+    ],
+)
+def test_bad_cli_arguments_get_a_clear_error(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(SAMPLE), *args])
+    assert result.exit_code == 2
+    assert message in result.output

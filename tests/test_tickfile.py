@@ -1,0 +1,58 @@
+"""Parsing trade files: good rows become ticks, bad rows are named by line number."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kernel.events import Tick
+from kernel.tickfile import BadRow, TickFileError, TickParser, parse_lines
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def _parse(text: str) -> list[Tick | BadRow]:
+    return list(parse_lines(text.splitlines(keepends=True), TickParser("f.csv", "ES", "CME", CHICAGO)))
+
+
+def test_a_good_row_becomes_a_tick_in_utc_milliseconds() -> None:
+    (tick,) = _parse("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n")
+    assert isinstance(tick, Tick)
+    assert tick.event_time_ms == 1378072800083  # 22:00:00.083 UTC (CDT is UTC-5)
+    assert (tick.price, tick.size, tick.sequence, tick.symbol) == (Decimal("1640.25"), Decimal(8), 2, "ES")
+    assert tick.envelope.causation_id is None
+
+
+def test_ids_depend_on_file_and_line_only() -> None:
+    first = _parse("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n2013-09-01 17:00:00.083,1640.25,8\n")
+    again = _parse("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n")
+    assert first[0].event_id == again[0].event_id  # type: ignore[union-attr]
+    assert first[0].event_id != first[1].event_id  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("2013-09-01 17:00:00.083,1640.25", "expected 3 columns"),
+        ("yesterday,1640.25,8", "bad DateTime"),
+        ("2013-09-01 17:00:00.083,abc,8", "bad number"),
+        ("2013-09-01 17:00:00.083,-1,8", "price must be positive"),
+        ("2013-09-01 17:00:00.083,1640.25,0", "volume must be positive"),
+        ("2013-09-01 17:00:00.083+00:00,1640.25,1", "without a zone"),
+        ("2013-09-01 16:59:59.000,1640.25,1", "time goes backwards"),
+    ],
+)
+def test_bad_rows_are_reported_with_their_line_number(row: str, reason: str) -> None:
+    rows = _parse(f"DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n{row}\n")
+    bad = rows[1]
+    assert isinstance(bad, BadRow)
+    assert bad.line_number == 3
+    assert reason in bad.reason
+    assert str(bad).startswith("line 3:")
+
+
+def test_a_wrong_header_is_refused() -> None:
+    with pytest.raises(TickFileError, match="line 1: expected header"):
+        _parse("time,price,size\n2013-09-01 17:00:00.083,1640.25,8\n")
