@@ -51,10 +51,21 @@ class EventProducer:
         else:
             self.delivered += 1
 
-    def send(self, spec: TopicSpec, key: str, event: Event, headers: Mapping[str, bytes] | None = None) -> bytes:
-        """Encodes and queues one event; returns its bytes (for digests)."""
+    def send(
+        self,
+        spec: TopicSpec,
+        key: str,
+        event: Event,
+        headers: Mapping[str, bytes] | None = None,
+        partition: int | None = None,
+    ) -> bytes:
+        """Encodes and queues one event; returns its bytes (for digests).
+
+        ``partition`` pins records that must sit beside an input partition whatever
+        their key (kernel snapshots); otherwise the key's murmur2 hash decides.
+        """
         value = self.codec.encode(event)
-        self.send_raw(self.namespace.topic(spec), key.encode(), value, event.event_time_ms, headers)
+        self.send_raw(self.namespace.topic(spec), key.encode(), value, event.event_time_ms, headers, partition)
         return value
 
     def send_raw(
@@ -64,7 +75,9 @@ class EventProducer:
         value: bytes | None,
         timestamp_ms: int,
         headers: Mapping[str, bytes] | None = None,
+        partition: int | None = None,
     ) -> None:
+        extra = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
@@ -74,6 +87,7 @@ class EventProducer:
                     timestamp=timestamp_ms,
                     headers=dict(headers) if headers else None,
                     on_delivery=self._on_delivery,
+                    **extra,
                 )
                 break
             except BufferError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kernel import events
+
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
@@ -81,3 +83,24 @@ class Namespace:
 
 
 LIVE = Namespace()
+
+
+def topic_for(event: object) -> TopicSpec:
+    """Where an event of each type lives on the log."""
+    routes: dict[type, TopicSpec] = {
+        events.Tick: INPUTS,
+        events.TradingStateChanged: INPUTS,
+        events.ConfigChanged: INPUTS,
+        events.Signal: SIGNALS,
+        events.OrderIntent: INTENTS,
+        events.OrderInitialized: ORDERS,
+        events.OrderAccepted: ORDERS,
+        events.OrderRejected: ORDERS,
+        events.OrderCanceled: ORDERS,
+        events.OrderExpired: ORDERS,
+        events.OrderFilled: FILLS,
+        events.KernelSnapshotTaken: SNAPSHOTS,
+        events.RunManifestRecorded: MANIFESTS,
+        events.DeadLettered: DEAD_LETTER,
+    }
+    return routes[type(event)]
