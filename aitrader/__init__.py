@@ -1,0 +1,1 @@
+"""AITrader: an event-sourced trading kernel on a Kafka-protocol log."""
