@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
-from kernel.events import Event
+from kernel.records import RawRecord, UndecodableRecord, decode
 from kernel.retry import retry_transient
-from kernel.serde import DecodeError, EventCodec
+
+__all__ = ["LogReader", "OffsetRanges", "RawRecord", "UndecodableRecord", "decode"]
 
 METADATA_TIMEOUT_S = 30.0
 POLL_TIMEOUT_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-
-class UndecodableRecord(DecodeError):
-    """A record that does not decode, with where it sits on the log."""
-
-    def __init__(self, record: RawRecord, reason: str) -> None:
-        super().__init__(f"{record.topic}[{record.partition}]@{record.offset}: {reason}")
-        self.record = record
-        self.reason = reason
-
-
-def decode(codec: EventCodec, record: RawRecord) -> Event:
-    try:
-        return codec.decode(record.value)  # type: ignore[arg-type]
-    except DecodeError as exc:
-        raise UndecodableRecord(record, exc.reason) from exc
 
 
 OffsetRanges = dict[int, tuple[int, int]]

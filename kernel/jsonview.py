@@ -7,7 +7,7 @@ import enum
 from decimal import Decimal
 from typing import Any
 
-from kernel.consumer import RawRecord
+from kernel.records import RawRecord
 from kernel.events import Event
 from kernel.serde import HEADER_LENGTH, EventCodec
 
