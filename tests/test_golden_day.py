@@ -1,0 +1,97 @@
+"""The whole sample day through the pure kernel, pinned: any change of behaviour shows as a reviewed diff.
+
+When a change is meant to alter trading behaviour, update the pinned counts and
+digest in the same commit and say why in its message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+
+import pytest
+
+from bench.common import sample_ticks
+from inference.baseline import BaselineScorer
+from kernel.calendar import TradingCalendar
+from kernel.events import Event, KernelSnapshotTaken, OrderFilled, Tick
+from kernel.serde import EventCodec
+from kernel.topics import DERIVED, topic_for
+from processors.engine import TradingKernel
+
+pytestmark = pytest.mark.slow
+
+GOLDEN_COUNTS = {
+    "Signal": 173,
+    "OrderIntent": 82,
+    "OrderInitialized": 82,
+    "OrderAccepted": 82,
+    "OrderFilled": 94,
+    "KernelSnapshotTaken": 5,  # one at the 2013-09-03 session start, then every 100,000 inputs
+}
+# SHA-256 over the encoded signals, intents, order events and fills, in derivation order.
+GOLDEN_DIGEST = "c120879ee447b97899f45c9fd41803ac965070c66fc3c9c5fcb985db6919d6ee"
+
+
+def _kernel() -> TradingKernel:
+    return TradingKernel(1, {}, BaselineScorer(), TradingCalendar.for_venue("CME"))
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[list[Tick], list[tuple[int, Event]]]:
+    """The ticks, and each derived event with the offset of the input that caused it."""
+    ticks = sample_ticks()
+    kernel = _kernel()
+    return ticks, [(offset, event) for offset, tick in enumerate(ticks) for event in kernel.apply(tick, offset)]
+
+
+@pytest.fixture(scope="module")
+def day(run: tuple[list[Tick], list[tuple[int, Event]]]) -> tuple[list[Tick], list[Event]]:
+    ticks, caused = run
+    return ticks, [event for _, event in caused]
+
+
+def test_counts_and_digest_of_the_derived_events_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:
+    _, derived = day
+    codec = EventCodec()
+    digest = hashlib.sha256()
+    for event in derived:
+        if topic_for(event) in DERIVED:
+            digest.update(codec.encode(event))
+    assert dict(Counter(type(e).__name__ for e in derived)) == GOLDEN_COUNTS
+    assert digest.hexdigest() == GOLDEN_DIGEST
+
+
+def test_every_fill_links_back_to_a_tick_and_an_intent(day: tuple[list[Tick], list[Event]]) -> None:
+    ticks, derived = day
+    tick_ids = {t.event_id for t in ticks}
+    by_id = {e.event_id: e for e in derived}
+    fills = [e for e in derived if isinstance(e, OrderFilled)]
+    assert fills
+    for fill in fills:
+        assert fill.envelope.causation_id in tick_ids
+        # The correlation id is the chain's root: the signal that started it, itself caused by a tick.
+        root = by_id[fill.envelope.correlation_id]
+        assert type(root).__name__ == "Signal"
+        assert root.envelope.causation_id in tick_ids
+
+
+def test_a_second_run_derives_the_same_bytes(day: tuple[list[Tick], list[Event]]) -> None:
+    ticks, derived = day
+    kernel = _kernel()
+    again = [event for offset, tick in enumerate(ticks[:150_000]) for event in kernel.apply(tick, offset)]
+    codec = EventCodec()
+    assert [codec.encode(e) for e in again] == [codec.encode(e) for e in derived[: len(again)]]
+
+
+def test_a_kernel_restored_from_the_session_snapshot_continues_exactly(run: tuple[list[Tick], list[tuple[int, Event]]]) -> None:
+    ticks, caused = run
+    snapshot = next(
+        e for _, e in caused if isinstance(e, KernelSnapshotTaken) and e.reason == "session-start 2013-09-03"
+    )
+    restored = TradingKernel.from_state(json.loads(snapshot.state_json), BaselineScorer(), TradingCalendar.for_venue("CME"))
+    start = snapshot.input_offset + 1
+    replayed = [e for offset in range(start, len(ticks)) for e in restored.apply(ticks[offset], offset)]
+    original = [e for offset, e in caused if offset >= start and e is not snapshot]
+    assert replayed and replayed == original
