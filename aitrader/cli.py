@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from aitrader.commands.control import control_app
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
 from aitrader.commands.schemas import schemas_app
@@ -21,3 +22,4 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(log_app, name="log")
 app.command("ingest")(ingest)
+app.add_typer(control_app, name="control")

@@ -50,6 +50,20 @@ def config_hash(settings: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical_json(dict(settings)).encode()).hexdigest()
 
 
+# The stages that read settings, by key prefix; a key under none of them would be silently ignored.
+SETTING_PREFIXES = ("pattern.", "strategy.", "risk.", "sim.", "instrument.")
+
+
+def validate_settings(settings: Mapping[str, str]) -> None:
+    """Raises ``ValueError`` naming the key when any stage would refuse these settings."""
+    stray = sorted(k for k in settings if not k.startswith(SETTING_PREFIXES))
+    if stray:
+        raise ValueError(f"unknown setting(s) {', '.join(stray)}: keys start with one of {', '.join(SETTING_PREFIXES)}")
+    PatternConfig.from_settings(settings)
+    StrategyConfig.from_settings(settings)
+    OmsBook("_validate", settings)
+
+
 @dataclass
 class SymbolState:
     """Everything the kernel knows of one symbol."""
@@ -74,7 +88,7 @@ class TradingKernel:
         self.calendar = calendar
         self.snapshot_every = snapshot_every
         self.settings: dict[str, str] = dict(settings)
-        self._validate(self.settings)
+        validate_settings(self.settings)
         self.symbols: dict[str, SymbolState] = {}
         self.last_applied_offset = -1
         self.session: str | None = None
@@ -155,7 +169,7 @@ class TradingKernel:
     def _on_config(self, event: ConfigChanged, derivation: Derivation) -> list[Event]:
         merged = {**self.settings, **event.settings}
         try:
-            self._validate(merged)
+            validate_settings(merged)
         except ValueError as exc:
             # A bad change is refused whole and kept on the dead-letter topic; trading goes on as configured.
             return [self._refuse(event, derivation, "BadConfig", str(exc))]
@@ -179,12 +193,6 @@ class TradingKernel:
             )
             self.symbols[name] = state
         return state
-
-    @staticmethod
-    def _validate(settings: Mapping[str, str]) -> None:
-        PatternConfig.from_settings(settings)
-        StrategyConfig.from_settings(settings)
-        OmsBook("_validate", settings)
 
     def _refuse(self, event: Event, derivation: Derivation, error_type: str, reason: str) -> DeadLettered:
         return DeadLettered(

