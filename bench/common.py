@@ -7,15 +7,15 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from aitrader.sample import SAMPLE_DAY
 from kernel.admin import TopicAdmin
 from kernel.events import Tick
 from kernel.tickfile import BadRow, TickParser, parse_lines
 from kernel.topics import CATALOG, Namespace
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "es_2013-09-01_03_ticks.csv.gz"
+SAMPLE = SAMPLE_DAY
 
 
 def sample_ticks(limit: int | None = None) -> list[Tick]:

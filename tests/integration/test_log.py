@@ -10,6 +10,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from typer.testing import CliRunner
 
 from aitrader.cli import app
+from aitrader.sample import SAMPLE_DAY as SAMPLE
 from kernel.admin import TopicAdmin
 from kernel.consumer import LogReader, decode
 from kernel.events import Tick
@@ -19,7 +20,6 @@ from kernel.topics import CATALOG, INPUTS, Namespace
 
 pytestmark = pytest.mark.infra
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "es_2013-09-01_03_ticks.csv.gz"
 CHICAGO_2013_09_03 = 1378184400000  # 2013-09-03 00:00 America/Chicago (CDT, UTC-5)
 CHICAGO_2013_09_04 = CHICAGO_2013_09_03 + 86_400_000
 
