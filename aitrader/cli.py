@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from aitrader.commands.audit import audit_app
 from aitrader.commands.control import control_app
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
+from aitrader.commands.replay import replay
 from aitrader.commands.schemas import schemas_app
 from aitrader.commands.topics import topics_app
 from aitrader.stack.cli import stack_app
@@ -23,3 +25,5 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(log_app, name="log")
 app.command("ingest")(ingest)
 app.add_typer(control_app, name="control")
+app.command("replay")(replay)
+app.add_typer(audit_app, name="audit")

@@ -106,7 +106,7 @@ class TradingKernel:
         elif isinstance(event, TradingStateChanged):
             out = self._on_trading_state(event, derivation)
         elif isinstance(event, ConfigChanged):
-            out = self._on_config(event, derivation)
+            out = self.on_config(event, derivation)
         else:
             out = [self._refuse(event, derivation, "UnexpectedInput", f"{type(event).__name__} is not a kernel input")]
         self.last_applied_offset = offset
@@ -166,7 +166,11 @@ class TradingKernel:
                 out += symbol.book.on_control(event, derivation)
         return out
 
-    def _on_config(self, event: ConfigChanged, derivation: Derivation) -> list[Event]:
+    def on_config(self, event: ConfigChanged, derivation: Derivation) -> list[Event]:
+        """Applies a settings change (also used by what-if replays before their first input).
+
+        A change any stage refuses is not applied at all and comes back as a DeadLettered event.
+        """
         merged = {**self.settings, **event.settings}
         try:
             validate_settings(merged)

@@ -1,0 +1,106 @@
+"""Fast replay throughput on the sample day, and where the time goes.
+
+    python -m bench.replay
+
+Puts the sample file on the log in a scratch namespace, derives "live" events
+from it in-process (the kernel from an empty state over every input), then
+replays trading day 2013-09-03 from its session-start snapshot in fast mode and
+checks the determinism digests. Prints inputs/s of the replay and, to attribute
+it, of decoding alone and of the kernel alone on pre-decoded inputs.
+
+Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from aitrader.commands.replay import REPLAY_TOPICS
+from aitrader.stack.endpoints import endpoints
+from bench.common import rate, sample_ticks, scratch_namespace
+from inference.baseline import BaselineScorer
+from kernel.admin import TopicAdmin
+from kernel.calendar import TradingCalendar
+from kernel.consumer import LogReader
+from kernel.events import Event
+from kernel.records import RawRecord, decode
+from kernel.producer import EventProducer
+from kernel.serde import EventCodec
+from kernel.topics import INPUTS, Namespace
+from processors.engine import TradingKernel
+from processors.replay.compare import compare_topics
+from processors.replay.fast import run_fast, start_kernel
+from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
+
+DAY = date(2013, 9, 3)
+T = TypeVar("T")
+
+
+def _records(reader: LogReader, topic: str, part: PartitionPlan) -> list[RawRecord]:
+    return [r for batch in reader.read(topic, {part.partition: (part.start, part.end)}) for r in batch]
+
+
+def main() -> None:
+    bootstrap = endpoints()[0]
+    calendar = TradingCalendar.for_venue("CME")
+    codec = EventCodec()
+    ticks = sample_ticks()
+    with scratch_namespace(bootstrap) as live, LogReader(bootstrap) as reader:
+        producer = EventProducer(bootstrap, live, codec)
+        for tick in ticks:
+            producer.send(INPUTS, tick.symbol, tick)
+        producer.flush()
+
+        marks = reader.watermarks(live.topic(INPUTS))
+        everything = ReplayPlan("all", tuple(PartitionPlan(p, low, high, None) for p, (low, high) in marks.items()))
+        kernels = {p: TradingKernel(p, {}, BaselineScorer(), calendar) for p in marks}
+        lived = run_fast(reader, producer, live, everything, kernels)
+
+        target = Namespace(f"{live.prefix}replay.bench.")
+        TopicAdmin(bootstrap, target).create(REPLAY_TOPICS)
+        try:
+            planned_s, plan = _timed(lambda: plan_day(reader, live, calendar, DAY, None, codec))
+            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions}
+            replayed = run_fast(
+                reader, EventProducer(bootstrap, target, codec), live, plan, {p: s.kernel for p, s in starts.items()}
+            )
+            written = {
+                name: {p: (0, high) for p, (_, high) in reader.watermarks(target.topic(name)).items() if high}
+                for name in replayed.by_topic
+            }
+            compared_s, comparison = _timed(
+                lambda: compare_topics(reader, codec, live, target, replayed.spans, written, True)
+            )
+
+            # Attribution on the same inputs: decoding alone, then the kernel alone on decoded events.
+            day = next(p for p in plan.partitions if p.inputs)
+            raw = _records(reader, live.topic(INPUTS), day)
+            decoded: list[Event] = []
+            decode_s, decode_rate = rate(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
+            kernel = start_kernel(day, calendar, {}).kernel
+            kernel_s, kernel_rate = rate(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
+        finally:
+            TopicAdmin(bootstrap, target).delete(REPLAY_TOPICS)
+
+    print(f"sample inputs                {len(ticks):>12,}")
+    print(f"live (in-process, all)       {lived.rate:>12,.0f} inputs/s  ({lived.seconds:.1f} s, {lived.outputs:,} outputs)")
+    print(f"day {DAY} inputs        {replayed.inputs:>12,}")
+    print(f"plan (offsets by time, snapshot) {planned_s:>8.2f} s")
+    print(f"replay, fast mode            {replayed.rate:>12,.0f} inputs/s  ({replayed.seconds:.1f} s: read+decode+kernel+produce+acks)")
+    print(f"  decode only                {decode_rate:>12,.0f} inputs/s  ({decode_s:.1f} s)")
+    print(f"  kernel only (decoded)      {kernel_rate:>12,.0f} inputs/s  ({kernel_s:.1f} s)")
+    print(f"compare (digests, 4 topics)  {compared_s:>12.2f} s")
+    print(f"identical to live            {comparison.identical!s:>12}  ({sum(t.replay.events for t in comparison.topics):,} derived events)")
+
+
+def _timed(call: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    value = call()
+    return time.perf_counter() - started, value
+
+
+if __name__ == "__main__":
+    main()
