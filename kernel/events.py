@@ -266,6 +266,24 @@ class DeadLettered(Event):
     headers: dict[str, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditCheckpointSealed(Event):
+    """The notary's signed head of one partition's hash chain over ``records`` records up to ``last_offset``.
+
+    The envelope's event time is the sealed record's timestamp; ``head`` and
+    ``signature`` are hex (SHA-256 chain link, Ed25519 over the other fields).
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.AuditCheckpointSealed"
+    topic: str
+    partition: int
+    last_offset: int
+    records: int
+    head: str
+    key_id: str
+    signature: str
+
+
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     Tick,
     TradingStateChanged,
@@ -281,4 +299,5 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     OrderExpired,
     KernelSnapshotTaken,
     DeadLettered,
+    AuditCheckpointSealed,
 )

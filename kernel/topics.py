@@ -102,5 +102,6 @@ def topic_for(event: object) -> TopicSpec:
         events.KernelSnapshotTaken: SNAPSHOTS,
         events.RunManifestRecorded: MANIFESTS,
         events.DeadLettered: DEAD_LETTER,
+        events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
     }
     return routes[type(event)]

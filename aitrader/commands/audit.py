@@ -21,7 +21,7 @@ from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from kernel.admin import TopicAdmin
 from kernel.audit.bundle import BundleError, export, load_manifest, verify_bundle
-from kernel.audit.events import AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.notary import POLL_S, SEAL_AFTER_S, SEAL_EVERY, Notary, NotaryError, PassStats
 from kernel.audit.sign import PUBLIC_FILE, PublicKey, load_or_create
 from kernel.audit.trace import trace_order
@@ -234,7 +234,7 @@ def read(
     if bundle is not None:
         load_manifest(bundle)
         key = PublicKey.load(public_key or bundle / PUBLIC_FILE)
-        checkpoints = [AuditCheckpointSealed.from_json(line) for line in (bundle / "checkpoints.jsonl").read_text().splitlines()]
+        checkpoints = [Checkpoint.from_json(line) for line in (bundle / "checkpoints.jsonl").read_text().splitlines()]
     else:
         key = _trusted_key(public_key, key_dir)
         with _reader() as reader:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.audit.chain import Chain, ChainRecord
-from kernel.audit.events import AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.sign import PUBLIC_FILE, PublicKey
 from kernel.audit.verify import (
     Anchor,
@@ -125,7 +125,7 @@ def export(
         chosen.append((selection, wanted))
     out.mkdir(parents=True, exist_ok=True)
     partitions: dict[str, Any] = {}
-    sealing: list[AuditCheckpointSealed] = []
+    sealing: list[Checkpoint] = []
     with (out / RECORDS).open("w") as lines:
         for selection, wanted in chosen:
             chain = Chain(spec.name, selection.partition, selection.anchor.head, selection.anchor.last_offset)
@@ -188,7 +188,7 @@ def verify_bundle(directory: Path, trusted: PublicKey | None = None) -> BundleVe
     checkpoints = []
     for number, line in enumerate((directory / CHECKPOINTS).read_text().splitlines(), start=1):
         try:
-            checkpoints.append(AuditCheckpointSealed.from_json(line))
+            checkpoints.append(Checkpoint.from_json(line))
         except ValueError as exc:
             problems.append(f"{CHECKPOINTS}:{number}: {exc}")
     by_partition: dict[int, list[tuple[ChainRecord, bytes]]] = defaultdict(list)

@@ -1,10 +1,9 @@
-"""The checkpoint record of ``audit.checkpoints``: a signed head of one partition's chain.
+"""A checkpoint: a signed head of one partition's chain.
 
-NOTE: kernel/events.py has no checkpoint event yet, so checkpoints travel as
-canonical JSON (``format`` = ``aitrader.audit.checkpoint.v1``) in the record
-value, with the header ``content-type: application/json``, not as Avro. Once
-an ``AuditCheckpointSealed`` Avro schema is released, this dataclass maps onto
-it field for field (``head`` and ``signature`` as hex strings).
+On the log it travels as the Avro event ``AuditCheckpointSealed`` on
+``audit.checkpoints`` (``to_event`` / ``from_event``); in an offline bundle as a
+line of canonical JSON (``to_json`` / ``from_json``, ``format`` =
+``aitrader.audit.checkpoint.v1``), readable without Avro.
 
 A checkpoint is not a derived event: it attests the log, it does not change
 any state, and its identity is its content (Ed25519 signatures are
@@ -17,14 +16,16 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from kernel import __version__
+from kernel.events import AuditCheckpointSealed, Envelope
 from kernel.ids import id_from_parts
 
 CHECKPOINT_FORMAT = "aitrader.audit.checkpoint.v1"
-CONTENT_TYPE = ("content-type", b"application/json")
+PRODUCER = f"notary/{__version__}"
 
 
 @dataclass(frozen=True, slots=True)
-class AuditCheckpointSealed:
+class Checkpoint:
     """The chain of ``topic[partition]`` covers ``records`` records up to ``last_offset`` and has head ``head``."""
 
     topic: str  # logical name
@@ -55,7 +56,7 @@ class AuditCheckpointSealed:
         return json.dumps({"format": CHECKPOINT_FORMAT, **fields}, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> AuditCheckpointSealed:
+    def from_json(cls, data: bytes | str) -> Checkpoint:
         """Parses a checkpoint; ``ValueError`` for anything that is not one."""
         try:
             raw = json.loads(data)
@@ -73,3 +74,22 @@ class AuditCheckpointSealed:
             if not isinstance(raw[name], str):
                 raise ValueError(f"checkpoint field {name} must be a string")
         return cls(**raw)
+
+    def to_event(self) -> AuditCheckpointSealed:
+        envelope = Envelope(self.checkpoint_id, self.last_timestamp_ms, PRODUCER, None, self.checkpoint_id)
+        return AuditCheckpointSealed(
+            envelope, self.topic, self.partition, self.last_offset, self.records, self.head, self.key_id, self.signature
+        )
+
+    @classmethod
+    def from_event(cls, event: AuditCheckpointSealed) -> Checkpoint:
+        return cls(
+            event.topic,
+            event.partition,
+            event.last_offset,
+            event.records,
+            event.head,
+            event.event_time_ms,
+            event.key_id,
+            event.signature,
+        )

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kernel.audit.chain import Chain
-from kernel.audit.events import CONTENT_TYPE, AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.sign import NotaryKey
 from kernel.audit.verify import EVENT_TOPICS, Anchor, chain_record, log_reader, read_checkpoints, signed_checkpoints
 from kernel.producer import EventProducer
@@ -39,7 +39,7 @@ class NotaryError(RuntimeError):
 @dataclass
 class PassStats:
     records: int = 0
-    sealed: list[AuditCheckpointSealed] = field(default_factory=list)
+    sealed: list[Checkpoint] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -115,14 +115,17 @@ class Notary:
                     stats.sealed.append(self._seal(chain))
         return count
 
-    def _seal(self, chain: Chain) -> AuditCheckpointSealed:
-        unsigned = AuditCheckpointSealed(
+    def _seal(self, chain: Chain) -> Checkpoint:
+        unsigned = Checkpoint(
             chain.topic, chain.partition, chain.last_offset, chain.records, chain.head.hex(),
             chain.last_timestamp_ms, self.key.public.key_id,
         )
         sealed = dataclasses.replace(unsigned, signature=self.key.sign(unsigned.signed_payload()))
         self.producer.send_raw(
-            self.namespace.topic(AUDIT_CHECKPOINTS), sealed.key, sealed.to_json(), sealed.last_timestamp_ms, dict([CONTENT_TYPE])
+            self.namespace.topic(AUDIT_CHECKPOINTS),
+            sealed.key,
+            self.producer.codec.encode(sealed.to_event()),
+            sealed.last_timestamp_ms,
         )
         self.sealed_at[(chain.topic, chain.partition)] = chain.last_offset
         return sealed

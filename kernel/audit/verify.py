@@ -20,10 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kernel.audit.chain import Chain, ChainRecord, genesis
-from kernel.audit.events import AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.sign import PublicKey
 from kernel.consumer import LogReader
-from kernel.records import RawRecord
+from kernel.events import AuditCheckpointSealed
+from kernel.records import RawRecord, UndecodableRecord, decode
+from kernel.serde import EventCodec
 from kernel.topics import AUDIT_CHECKPOINTS, CATALOG, Namespace, TopicSpec
 
 # Every topic the notary chains: the whole catalog but its own output.
@@ -44,7 +46,7 @@ class Anchor:
         return cls(-1, genesis(topic, partition), 0, "genesis")
 
     @classmethod
-    def at(cls, checkpoint: AuditCheckpointSealed) -> Anchor:
+    def at(cls, checkpoint: Checkpoint) -> Anchor:
         return cls(checkpoint.last_offset, bytes.fromhex(checkpoint.head), checkpoint.records,
                    f"checkpoint at offset {checkpoint.last_offset}")
 
@@ -76,10 +78,10 @@ def chain_record(record: RawRecord) -> ChainRecord:
 
 
 def signed_checkpoints(
-    checkpoints: Iterable[AuditCheckpointSealed], key: PublicKey
-) -> tuple[list[AuditCheckpointSealed], list[str]]:
+    checkpoints: Iterable[Checkpoint], key: PublicKey
+) -> tuple[list[Checkpoint], list[str]]:
     """(checkpoints whose signature verifies with ``key``, one problem per one that does not)."""
-    valid: dict[tuple[int, str], AuditCheckpointSealed] = {}
+    valid: dict[tuple[int, str], Checkpoint] = {}
     problems = []
     for checkpoint in checkpoints:
         if checkpoint.key_id != key.key_id or not key.verifies(checkpoint.signature, checkpoint.signed_payload()):
@@ -96,7 +98,7 @@ def verify_partition(
     report: PartitionReport,
     anchor: Anchor,
     records: Iterable[tuple[ChainRecord, bytes | None]],
-    checkpoints: Sequence[AuditCheckpointSealed],
+    checkpoints: Sequence[Checkpoint],
 ) -> PartitionReport:
     """Recomputes the chain from ``anchor`` over ``records`` (each with its stored link, if any).
 
@@ -145,17 +147,23 @@ def verify_partition(
 # --- on the log ------------------------------------------------------------------
 
 
-def read_checkpoints(reader: LogReader, namespace: Namespace) -> tuple[list[AuditCheckpointSealed], list[str]]:
+def read_checkpoints(reader: LogReader, namespace: Namespace) -> tuple[list[Checkpoint], list[str]]:
     """Every checkpoint on ``audit.checkpoints``, and a problem per record that is not one."""
     topic = namespace.topic(AUDIT_CHECKPOINTS)
-    found: list[AuditCheckpointSealed] = []
+    found: list[Checkpoint] = []
     problems = []
+    codec = EventCodec()
     for batch in reader.read(topic, reader.watermarks(topic)):
         for record in batch:
             try:
-                found.append(AuditCheckpointSealed.from_json(record.value or b""))
-            except ValueError as exc:
-                problems.append(f"{topic}[{record.partition}]@{record.offset}: {exc}")
+                event = decode(codec, record)
+            except UndecodableRecord as exc:
+                problems.append(str(exc))
+                continue
+            if isinstance(event, AuditCheckpointSealed):
+                found.append(Checkpoint.from_event(event))
+            else:
+                problems.append(f"{topic}[{record.partition}]@{record.offset}: a {type(event).__name__}, not a checkpoint")
     return found, problems
 
 
@@ -165,10 +173,10 @@ class Selection:
 
     partition: int
     anchor: Anchor
-    anchor_checkpoint: AuditCheckpointSealed | None
+    anchor_checkpoint: Checkpoint | None
     read_from: int
     read_to: int  # exclusive
-    checkpoints: tuple[AuditCheckpointSealed, ...]
+    checkpoints: tuple[Checkpoint, ...]
     sealed: bool  # a checkpoint at or after end - 1 closes the range
     problems: tuple[str, ...]
 
@@ -178,7 +186,7 @@ def select(
     partition: int,
     marks: tuple[int, int],
     wanted: tuple[int, int],
-    checkpoints: Sequence[AuditCheckpointSealed],
+    checkpoints: Sequence[Checkpoint],
     key: PublicKey,
 ) -> Selection:
     """The records and checkpoints that prove offsets ``wanted`` [start, end) of one partition."""

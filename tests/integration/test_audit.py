@@ -21,7 +21,7 @@ import pytest
 
 from aitrader.commands.audit import audit_app, notary
 from kernel.admin import TopicAdmin
-from kernel.audit.events import AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.sign import NotaryKey
 from kernel.consumer import LogReader
 from kernel.events import OrderFilled, OrderInitialized
@@ -169,7 +169,7 @@ def test_a_bundle_resealed_with_another_key_fails_against_the_trusted_key(audite
         lines, _ = _modify(lines, checkpoints)
         resealed = []
         for line in checkpoints:
-            unsigned = dataclasses.replace(AuditCheckpointSealed.from_json(line), key_id=forger.public.key_id, signature="")
+            unsigned = dataclasses.replace(Checkpoint.from_json(line), key_id=forger.public.key_id, signature="")
             resealed.append(dataclasses.replace(unsigned, signature=forger.sign(unsigned.signed_payload())).to_json().decode())
         return lines, resealed
 
@@ -242,11 +242,11 @@ def test_a_forged_checkpoint_on_the_log_fails_verification_and_stops_the_notary(
     # Last in this module: the forged record stays on the log.
     with LogReader(kafka_bootstrap) as reader:
         topic = audited.namespace.topic(AUDIT_CHECKPOINTS)
-        last = [AuditCheckpointSealed.from_json(r.value or b"") for b in reader.read(topic, reader.watermarks(topic)) for r in b][-1]
-    forged = json.loads(last.to_json())
-    forged["head"] = "11" * 32
+        records = [r for b in reader.read(topic, reader.watermarks(topic)) for r in b]
+    last = Checkpoint.from_event(decode(EventCodec(), records[-1]))
+    forged = dataclasses.replace(last, head="11" * 32)
     producer = EventProducer(kafka_bootstrap, audited.namespace)
-    producer.send_raw(topic, last.key, json.dumps(forged).encode(), last.last_timestamp_ms)
+    producer.send_raw(topic, last.key, producer.codec.encode(forged.to_event()), last.last_timestamp_ms)
     producer.flush()
     code, out = _cli("verify", "--topic", last.topic, "--namespace", audited.namespace.prefix, "--key-dir", str(audited.key_dir))
     assert code == 1 and "forged or corrupted checkpoint" in out
