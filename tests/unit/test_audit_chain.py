@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kernel.audit.chain import Chain, ChainRecord, encode, genesis, link
-from kernel.audit.events import AuditCheckpointSealed
+from kernel.audit.events import Checkpoint
 from kernel.audit.sign import NotaryKey, PublicKey, load_or_create
 from kernel.audit.verify import Anchor, PartitionReport, signed_checkpoints, verify_partition
 
@@ -25,15 +25,15 @@ def _records(n: int, start: int = 0) -> list[ChainRecord]:
     ]
 
 
-def _seal(chain: Chain, key: NotaryKey = KEY) -> AuditCheckpointSealed:
-    unsigned = AuditCheckpointSealed(
+def _seal(chain: Chain, key: NotaryKey = KEY) -> Checkpoint:
+    unsigned = Checkpoint(
         chain.topic, chain.partition, chain.last_offset, chain.records, chain.head.hex(), chain.last_timestamp_ms,
         key.public.key_id,
     )
     return dataclasses.replace(unsigned, signature=key.sign(unsigned.signed_payload()))
 
 
-def _sealed_log(n: int = 30, every: int = 10) -> tuple[list[ChainRecord], list[AuditCheckpointSealed]]:
+def _sealed_log(n: int = 30, every: int = 10) -> tuple[list[ChainRecord], list[Checkpoint]]:
     chain = Chain.start("fills", 1)
     records = _records(n)
     checkpoints = []
@@ -44,7 +44,7 @@ def _sealed_log(n: int = 30, every: int = 10) -> tuple[list[ChainRecord], list[A
     return records, checkpoints
 
 
-def _verify(records: list[ChainRecord], checkpoints: list[AuditCheckpointSealed], key: PublicKey = KEY.public,
+def _verify(records: list[ChainRecord], checkpoints: list[Checkpoint], key: PublicKey = KEY.public,
             stored: list[bytes | None] | None = None) -> PartitionReport:
     valid, forged = signed_checkpoints(checkpoints, key)
     report = PartitionReport("fills", 1, problems=list(forged))
@@ -111,7 +111,7 @@ def test_a_restored_chain_continues_exactly_like_the_original() -> None:
 def test_checkpoints_round_trip_as_json_and_signatures_are_deterministic() -> None:
     _, checkpoints = _sealed_log()
     first = checkpoints[0]
-    assert AuditCheckpointSealed.from_json(first.to_json()) == first
+    assert Checkpoint.from_json(first.to_json()) == first
     resealed = dataclasses.replace(first, signature=KEY.sign(first.signed_payload()))
     assert resealed.to_json() == first.to_json()
     assert KEY.public.verifies(first.signature, first.signed_payload())
@@ -126,7 +126,7 @@ def test_checkpoints_round_trip_as_json_and_signatures_are_deterministic() -> No
 )
 def test_anything_else_is_not_a_checkpoint(text: str) -> None:
     with pytest.raises(ValueError):
-        AuditCheckpointSealed.from_json(text)
+        Checkpoint.from_json(text)
 
 
 def test_the_key_pair_is_made_once_and_then_loaded(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_a_removed_sealed_record_is_named() -> None:
         lambda c: dataclasses.replace(c, last_offset=c.last_offset + 1),
     ],
 )
-def test_a_forged_checkpoint_is_refused(forge: Callable[[AuditCheckpointSealed], AuditCheckpointSealed]) -> None:
+def test_a_forged_checkpoint_is_refused(forge: Callable[[Checkpoint], Checkpoint]) -> None:
     records, checkpoints = _sealed_log()
     checkpoints[1] = forge(checkpoints[1])
     report = _verify(records, checkpoints)
@@ -199,7 +199,7 @@ def test_a_forged_checkpoint_is_refused(forge: Callable[[AuditCheckpointSealed],
     assert report.checkpoints_matched == 2
 
 
-def _resigned(checkpoint: AuditCheckpointSealed, key: NotaryKey) -> AuditCheckpointSealed:
+def _resigned(checkpoint: Checkpoint, key: NotaryKey) -> Checkpoint:
     unsigned = dataclasses.replace(checkpoint, key_id=key.public.key_id, signature="")
     return dataclasses.replace(unsigned, signature=key.sign(unsigned.signed_payload()))
 
