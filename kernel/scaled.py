@@ -12,7 +12,6 @@ from decimal import Decimal
 SCALE_EXPONENT = 8
 SCALE = 10**SCALE_EXPONENT
 SCALED_SUFFIX = f"_e{SCALE_EXPONENT}"
-_QUANTUM = Decimal(1).scaleb(-SCALE_EXPONENT)
 
 
 class InexactScaleError(ValueError):
@@ -29,4 +28,4 @@ def to_scaled(value: Decimal) -> int:
 
 def from_scaled(value: int) -> Decimal:
     """``165025000000`` -> ``Decimal('1650.25000000')`` (always 8 places, so equal values print alike)."""
-    return Decimal(value).scaleb(-SCALE_EXPONENT).quantize(_QUANTUM)
+    return Decimal(value).scaleb(-SCALE_EXPONENT)  # an integer's exponent is 0, so this is exactly -8

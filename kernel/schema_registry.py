@@ -44,7 +44,7 @@ class SchemaVersion:
 
 def load_schema_file(path: Path, version: int | None = None) -> SchemaVersion:
     schema_json = json.loads(path.read_text())
-    parsed = parse_schema(schema_json, _write_hint=False)
+    parsed = parse_schema(schema_json)  # the parsed hint spares fastavro a re-parse on every read and write
     canonical = to_parsing_canonical_form(parsed)
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
     full_name = f"{schema_json['namespace']}.{schema_json['name']}"
