@@ -1,0 +1,244 @@
+"""``aitrader db``, ``aitrader projections``, ``aitrader users`` and the ``projector`` / ``api`` run commands.
+
+The lead wires ``db_app``, ``projections_app`` and ``users_app`` as sub-apps and
+``projector`` / ``api`` as ``aitrader run projector`` / ``aitrader run api``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import psycopg
+import typer
+from confluent_kafka import KafkaException
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aitrader.commands.common import console, fail, format_time_ms
+from aitrader.stack.endpoints import endpoints
+from kernel.consumer import LogReader
+from kernel.producer import DeliveryError
+from kernel.topics import Namespace
+from projections.db import DEFAULT_SCHEMA, auth_schema, checked_schema, connect
+from projections.migrate import current_revisions, upgrade
+from projections.models import ROLES
+from projections.projector import DEFAULT_BATCH, BatchReport, Projector
+from projections.rebuild import rebuild, records_to_read
+from projections.registry import PROJECTIONS, Projection, by_names
+from projections.status import lags
+
+LOG_EVERY_S = 5.0
+UTC = ZoneInfo("UTC")
+RESTART_S = 5.0
+
+db_app = typer.Typer(help="The projection database (PostgreSQL).", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models projected from the log.", no_args_is_help=True)
+users_app = typer.Typer(help="API users and their keys.", no_args_is_help=True)
+
+SCHEMA_OPTION = typer.Option(DEFAULT_SCHEMA, "--schema", help="PostgreSQL schema of the read models.")
+NAMESPACE_OPTION = typer.Option("", "--namespace", help="Topic name prefix of the log to project.")
+
+
+def _schema(name: str) -> str:
+    try:
+        return checked_schema(name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _chosen(names: list[str] | None) -> tuple[Projection, ...]:
+    try:
+        return by_names(names)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _stop_flag() -> Callable[[], bool]:
+    """SIGINT/SIGTERM ask for a stop between batches (the current batch commits or rolls back whole)."""
+    asked: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        asked.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: bool(asked)
+
+
+@db_app.command("upgrade")
+def db_upgrade(schema: str = SCHEMA_OPTION) -> None:
+    """Create or migrate the read-model tables (and the API key table) to the latest revision."""
+    schema = _schema(schema)
+    url = endpoints()[1]
+    upgrade(url, schema)
+    console.print(
+        f"[green]schema {schema}[/] at {', '.join(current_revisions(url, schema))}; "
+        f"[green]{auth_schema(schema)}[/] at {', '.join(current_revisions(url, auth_schema(schema)))}"
+    )
+
+
+@projections_app.command("rebuild")
+def rebuild_command(
+    name: list[str] = typer.Option(None, "--name", help=f"Projection to rebuild (repeatable); all when omitted: {', '.join(p.name for p in PROJECTIONS)}."),
+    schema: str = SCHEMA_OPTION,
+    namespace: str = NAMESPACE_OPTION,
+    batch_size: int = typer.Option(DEFAULT_BATCH, "--batch-size", min=1, max=100_000),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard an interrupted build instead of resuming it."),
+) -> None:
+    """Project the whole log from offset 0 into a new schema, then swap it in atomically."""
+    schema = _schema(schema)
+    chosen = _chosen(name)
+    bootstrap, url = endpoints()
+    space = Namespace(namespace)
+    total = records_to_read(bootstrap, space, chosen)
+    stop = _stop_flag()
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"rebuilding {', '.join(p.name for p in chosen)}", total=total, rate="")
+
+        def advance(report: BatchReport) -> None:
+            done = progress.tasks[0].completed + report.records
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=report.records, rate=f"{rate:,.0f} records/s")
+
+        result = rebuild(bootstrap, url, schema, space, name or None, batch_size=batch_size, fresh=fresh, on_batch=advance, should_stop=stop)
+    t = result.totals
+    rate = t.records / t.seconds if t.seconds else 0.0
+    if not result.swapped:
+        raise fail(f"stopped after {t.records:,} records; `aitrader projections rebuild` resumes {result.build_schema}", code=130)
+    console.print(
+        f"[green]rebuilt[/] {', '.join(result.projections)} in {schema}: {t.records:,} records in {t.seconds:.1f}s "
+        f"({rate:,.0f}/s), {t.dead} dead-lettered; swapped in atomically"
+    )
+
+
+@projections_app.command("status")
+def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTION) -> None:
+    """Each projection's offsets against the log's end offsets: lag and latest event time."""
+    schema = _schema(schema)
+    bootstrap, url = endpoints()
+    table = Table("projection", "topic", "partition", "next offset", "end offset", "lag", "latest event time (UTC)")
+    with connect(url, schema) as conn, LogReader(bootstrap) as ends:
+        rows = lags(conn, ends, Namespace(namespace))
+    for row in rows:
+        table.add_row(
+            row.projection, row.topic, str(row.partition), str(row.next_offset),
+            "-" if row.end_offset is None else str(row.end_offset), "-" if row.lag is None else str(row.lag),
+            "-" if row.last_event_time_ms is None else format_time_ms(row.last_event_time_ms, UTC),
+        )
+    console.print(table)
+    total = sum(r.lag or 0 for r in rows)
+    console.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="Who the key is for."),
+    role: str = typer.Option(..., "--role", help=f"One of {', '.join(ROLES)}."),
+    schema: str = SCHEMA_OPTION,
+) -> None:
+    """Create an API key; it is printed once (stdout) and stored only as a hash."""
+    from api import keys  # the API package is only needed here
+
+    schema = _schema(schema)
+    if role not in ROLES:
+        raise typer.BadParameter(f"--role must be one of {', '.join(ROLES)}")
+    with connect(endpoints()[1], auth_schema(schema)) as conn:
+        try:
+            key_id, key = keys.create(conn, name, role)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    console.print(f"[green]key {key_id}[/] for {name} ({role}); store it now, it is not shown again:")
+    typer.echo(key)
+
+
+@users_app.command("list")
+def users_list(schema: str = SCHEMA_OPTION) -> None:
+    """Keys by id, owner and role (never the keys themselves)."""
+    table = Table("key id", "name", "role", "created", "revoked")
+    with connect(endpoints()[1], auth_schema(_schema(schema))) as conn:
+        for key_id, name, role, created, revoked in conn.execute(
+            "SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id"
+        ):
+            table.add_row(key_id, name, role, str(created), "" if revoked is None else str(revoked))
+    console.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(key_id: str = typer.Argument(..., help="The key id (second part of the key)."), schema: str = SCHEMA_OPTION) -> None:
+    """Revoke a key; API processes stop accepting it within their key cache time (30 s)."""
+    from api import keys
+
+    with connect(endpoints()[1], auth_schema(_schema(schema))) as conn:
+        if not keys.revoke(conn, key_id):
+            raise fail(f"no active key {key_id}")
+    console.print(f"[green]revoked[/] {key_id}")
+
+
+def projector(
+    namespace: str = NAMESPACE_OPTION,
+    schema: str = SCHEMA_OPTION,
+    stop_at_end: bool = typer.Option(False, "--stop-at-end", help="Stop once the end offsets seen at start are projected."),
+    batch_size: int = typer.Option(DEFAULT_BATCH, "--batch-size", min=1, max=100_000),
+    name: list[str] = typer.Option(None, "--name", help="Only these projections (repeatable); all when omitted."),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Upgrade the schema before starting."),
+) -> None:
+    """Project the log into PostgreSQL, exactly once: rows and consumed offsets commit together."""
+    schema = _schema(schema)
+    chosen = _chosen(name)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("aitrader.projector")
+    bootstrap, url = endpoints()
+    if migrate:
+        upgrade(url, schema)
+    stop = _stop_flag()
+    window = {"at": time.perf_counter(), "records": 0, "dead": 0}
+
+    def report(batch: BatchReport) -> None:
+        window["records"] += batch.records
+        window["dead"] += batch.dead
+        now = time.perf_counter()
+        if now - window["at"] >= LOG_EVERY_S:
+            log.info("projected %d records (%.0f/s), %d dead-lettered", window["records"], window["records"] / (now - window["at"]), window["dead"])
+            window.update(at=now, records=0, dead=0)
+
+    log.info("projecting %s into schema %s (namespace %r)", ", ".join(p.name for p in chosen), schema, namespace)
+    runner = Projector(bootstrap, url, schema, Namespace(namespace), chosen, batch_size=batch_size)
+    while True:
+        try:
+            totals = runner.run(stop_at_end=stop_at_end, should_stop=stop, on_batch=report)
+            break
+        except (psycopg.OperationalError, KafkaException, DeliveryError) as exc:
+            if stop_at_end or stop():
+                raise
+            # Nothing half-done survives a failed batch: restarting from the stored offsets is always safe.
+            log.warning("projector failed (%s: %s); restarting from the stored offsets in %.0fs", type(exc).__name__, exc, RESTART_S)
+            time.sleep(RESTART_S)
+    log.info("stopped: %d records in %.1fs, %d dead-lettered", totals.records, totals.seconds, totals.dead)
+
+
+def api(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    schema: str = SCHEMA_OPTION,
+    namespace: str = NAMESPACE_OPTION,
+    rate_limit: float = typer.Option(20.0, "--rate-limit", min=0.1, help="Requests per second per key (burst: 5 s worth)."),
+    max_lag: int = typer.Option(10_000, "--max-lag", min=0, help="/ready fails when the projections lag more records."),
+    monitor_buffer: int = typer.Option(1000, "--monitor-buffer", min=1, help="Events a monitor client may lag before it is dropped."),
+) -> None:
+    """Serve the REST API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    bootstrap, url = endpoints()
+    settings = ApiSettings(
+        url, _schema(schema), bootstrap, Namespace(namespace), rate_per_s=rate_limit, max_lag=max_lag, monitor_buffer=monitor_buffer
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,53 @@
+"""The FastAPI application: ``create_app(settings)``; ``aitrader run api`` serves it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.auth import Authenticator
+from api.broker import BrokerProbe
+from api.database import Database
+from api.metrics import Metrics
+from api.monitor import Tailer
+from api.routers import bars, events, export, fills, health, ledger, monitor, orders, signals
+from api.settings import ApiSettings
+
+DESCRIPTION = """Read models of AITrader, projected exactly once from the event log.
+
+* Money, prices and quantities are decimal strings; times are ISO 8601 with a zone.
+* Lists are oldest first with keyset pagination: pass `next_cursor` back as `cursor`.
+* Every response carries `as_of`: the log offsets applied and the latest event time.
+* Errors: `{"error": {"code", "message"}}` with a stable `code`.
+* Authentication: `Authorization: Bearer <key>` (keys from `aitrader users add`).
+"""
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url, settings.schema)
+        app.state.database = database
+        app.state.authenticator = Authenticator(database, settings)
+        app.state.broker = BrokerProbe(settings.bootstrap, settings.namespace) if settings.bootstrap else None
+        app.state.tailer = Tailer(settings.bootstrap, settings.namespace) if settings.bootstrap else None
+        try:
+            yield
+        finally:
+            if app.state.tailer is not None:
+                app.state.tailer.close()
+            if app.state.broker is not None:
+                app.state.broker.close()
+            database.dispose()
+
+    app = FastAPI(title="AITrader read models", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.middleware("http")(app.state.metrics.middleware)
+    errors.install(app)
+    for module in (health, signals, orders, fills, ledger, bars, events, export, monitor):
+        app.include_router(module.router)
+    return app

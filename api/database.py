@@ -1,0 +1,49 @@
+"""Database access for requests: one read-only snapshot per request.
+
+Rows and the as-of watermark are read in one REPEATABLE READ transaction, so
+the watermark describes exactly the rows returned, even while the projector
+commits batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.serialize import iso_time
+from projections.db import auth_schema, engine
+from projections.status import watermark
+
+POOL = {"pool_size": 8, "max_overflow": 8, "pool_timeout": 10}
+
+
+class Database:
+    def __init__(self, url: str, schema: str) -> None:
+        self.models = engine(url, schema, **POOL)
+        self.auth = engine(url, auth_schema(schema), pool_size=2, max_overflow=4)
+
+    def dispose(self) -> None:
+        self.models.dispose()
+        self.auth.dispose()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sa.Connection]:
+        with self.models.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+
+def as_of(conn: sa.Connection) -> dict[str, Any]:
+    """The watermark of a snapshot: offsets applied (lowest over projections) and the latest event time."""
+    mark = watermark(conn.connection.driver_connection)  # same session, same snapshot
+    return {
+        "offsets": {topic: {str(p): o for p, o in parts.items()} for topic, parts in mark.offsets.items()},
+        "latest_event_time": None if mark.latest_event_time_ms is None else iso_time(mark.latest_event_time_ms),
+        "latest_event_time_ms": mark.latest_event_time_ms,
+    }

@@ -1,0 +1,104 @@
+"""Benchmark: a projection rebuild (events/s) beside the raw COPY rate of the same rows.
+
+    python bench/projections.py [--ticks N] [--step S] [--batch-size B] [--keep]
+
+Seeds a private namespace with the sample days run through the kernel (or
+reuses ``--namespace``), rebuilds every projection from offset 0 into a fresh
+schema, then copies the rebuilt tables' rows with plain binary COPY into empty
+tables of the same shape (indexes included): the floor PostgreSQL itself sets.
+Also reports the rate at which the event codec alone decodes the same records,
+the other floor. Cleans up its topics and schemas unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aitrader.stack.endpoints import endpoints  # noqa: E402
+from kernel.admin import TopicAdmin  # noqa: E402
+from kernel.consumer import LogReader, decode  # noqa: E402
+from kernel.serde import EventCodec  # noqa: E402
+from kernel.topics import CATALOG, Namespace  # noqa: E402
+from projections.db import connect, drop_with_companions  # noqa: E402
+from projections.migrate import fresh_schema  # noqa: E402
+from projections.rebuild import rebuild  # noqa: E402
+from projections.registry import TOPICS  # noqa: E402
+from projections.seed import sample_ticks, seed  # noqa: E402
+
+TABLES = ("event_index", "bar_ticks", "bars_1m", "signals", "order_events", "orders", "fills", "positions", "pnl_daily")
+
+
+def decode_rate(bootstrap: str, namespace: Namespace) -> tuple[int, float]:
+    codec = EventCodec()
+    n = 0
+    started = time.perf_counter()
+    with LogReader(bootstrap) as reader:
+        for spec in TOPICS:
+            topic = namespace.topic(spec)
+            for batch in reader.read(topic, reader.watermarks(topic)):
+                for record in batch:
+                    decode(codec, record)
+                    n += 1
+    return n, time.perf_counter() - started
+
+
+def copy_rate(url: str, schema: str) -> tuple[int, float]:
+    """Rows of the rebuilt tables through binary COPY into empty same-shaped tables (indexes included)."""
+    rows = 0
+    elapsed = 0.0
+    with connect(url, schema) as conn:
+        for table in TABLES:
+            conn.execute(f"CREATE TEMP TABLE copy_{table} (LIKE {table} INCLUDING ALL)")
+            data = bytearray()
+            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as out:
+                for chunk in out:
+                    data += chunk
+            started = time.perf_counter()
+            with conn.transaction(), conn.cursor().copy(f"COPY copy_{table} FROM STDIN (FORMAT binary)") as into:
+                into.write(bytes(data))
+            elapsed += time.perf_counter() - started
+            rows += conn.execute(f"SELECT count(*) FROM copy_{table}").fetchone()[0]
+    return rows, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ticks", type=int, default=None, help="Ticks of the sample (all 500,000 when omitted).")
+    parser.add_argument("--step", type=int, default=1, help="Take every step-th tick.")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--namespace", default=None, help="Reuse an already seeded namespace.")
+    parser.add_argument("--keep", action="store_true", help="Keep the topics and schema.")
+    args = parser.parse_args()
+    bootstrap, url = endpoints()
+    space = Namespace(args.namespace) if args.namespace else Namespace(f"bench.{secrets.token_hex(4)}.")
+    admin = TopicAdmin(bootstrap, space)
+    schema = fresh_schema(url, "bench")
+    try:
+        if not args.namespace:
+            admin.create()
+            started = time.perf_counter()
+            report = seed(bootstrap, space, sample_ticks(args.ticks, args.step))
+            print(f"seeded {report.ticks:,} ticks + {sum(report.derived.values()):,} derived events in {time.perf_counter() - started:.1f}s")
+        result = rebuild(bootstrap, url, schema, space, batch_size=args.batch_size, fresh=True)
+        t = result.totals
+        decoded, decode_s = decode_rate(bootstrap, space)
+        rows, copy_s = copy_rate(url, schema)
+        print(f"rebuild      {t.records:>10,} records in {t.seconds:7.2f}s = {t.records / t.seconds:>10,.0f} records/s")
+        print(f"  decode only {decoded:>9,} records in {decode_s:7.2f}s = {decoded / decode_s:>10,.0f} records/s")
+        print(f"namespace {space.prefix!r}, schema {schema!r}" + (" (kept)" if args.keep else ""))
+        print(f"raw COPY     {rows:>10,} rows    in {copy_s:7.2f}s = {rows / copy_s:>10,.0f} rows/s (same rows, same indexes)")
+    finally:
+        if not args.keep:
+            drop_with_companions(url, schema)
+            if not args.namespace:
+                admin.delete(CATALOG)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The projector loop: log -> read models, one transaction per batch, offsets included.
+
+A pass reads, for every topic, from the lowest stored offset of the
+projections that read it up to the end captured at the start of that topic's
+read; each batch (one partition's records) is applied with its offsets in one
+transaction. Dead letters are produced and acknowledged before that commit, so
+a crash re-sends them (same ids) rather than losing them. On start, and after
+every pass, the stored offsets are where reading resumes: nothing is kept in
+memory that the database does not also say.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+
+from kernel.consumer import LogReader, RawRecord
+from kernel.producer import EventProducer
+from kernel.serde import EventCodec
+from kernel.topics import DEAD_LETTER, Namespace, TopicSpec
+from processors.runner import dead_letter
+from projections import offsets
+from projections.batch import Decoded, OffsetsMovedBack, Poison, apply_batch, decode_batch
+from projections.db import connect
+from projections.prefetch import prefetched
+from projections.readmodels.base import Context
+from projections.registry import PROJECTIONS, TOPICS, Projection
+
+DEFAULT_BATCH = 10_000
+POLL_INTERVAL_S = 0.5
+
+
+@dataclass
+class BatchReport:
+    topic: str
+    partition: int
+    records: int
+    applied: int
+    dead: int
+    seconds: float
+
+
+@dataclass
+class Totals:
+    records: int = 0
+    applied: int = 0
+    dead: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    by_topic: dict[str, int] = field(default_factory=dict)
+
+    def add(self, report: BatchReport) -> None:
+        self.records += report.records
+        self.applied += report.applied
+        self.dead += report.dead
+        self.batches += 1
+        self.by_topic[report.topic] = self.by_topic.get(report.topic, 0) + report.records
+
+
+class Projector:
+    def __init__(
+        self,
+        bootstrap: str,
+        database_url: str,
+        schema: str,
+        namespace: Namespace | None = None,
+        projections: Sequence[Projection] = PROJECTIONS,
+        context: Context | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.database_url = database_url
+        self.schema = schema
+        self.namespace = namespace or Namespace()
+        self.projections = tuple(projections)
+        self.context = context or Context()
+        self.batch_size = batch_size
+        self.codec = EventCodec()
+        self._producer: EventProducer | None = None
+
+    # --- the loop ---------------------------------------------------------------
+
+    def run(
+        self,
+        stop_at_end: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        poll_interval_s: float = POLL_INTERVAL_S,
+    ) -> Totals:
+        """Projects until stopped; with ``stop_at_end``, until the ends seen by one pass."""
+        totals = Totals()
+        started = time.perf_counter()
+        # Watermarks come from a second client: metadata requests queue behind the reader's long-polling fetches.
+        with connect(self.database_url, self.schema) as conn, LogReader(self.bootstrap) as reader, LogReader(
+            self.bootstrap
+        ) as ends:
+            while not should_stop():
+                try:
+                    before = totals.records
+                    self._pass(conn, reader, ends, totals, should_stop, on_batch)
+                except OffsetsMovedBack:
+                    continue  # someone reset offsets: read again from what the database says
+                if stop_at_end:
+                    break
+                if totals.records == before:
+                    time.sleep(poll_interval_s)
+        if self._producer is not None:
+            self._producer.flush()
+        totals.seconds = time.perf_counter() - started
+        return totals
+
+    def _pass(
+        self,
+        conn: psycopg.Connection,
+        reader: LogReader,
+        ends: LogReader,
+        totals: Totals,
+        should_stop: Callable[[], bool],
+        on_batch: Callable[[BatchReport], None] | None,
+    ) -> None:
+        for spec in TOPICS:
+            readers = [p for p in self.projections if p.reads(spec)]
+            if not readers:
+                continue
+            topic = self.namespace.topic(spec)
+            ranges, covered = self._ranges(conn, ends, topic, readers)
+            batches = prefetched(self._decoded(reader, topic, ranges))
+            try:
+                for records, decoded in batches:
+                    report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition])
+                    covered[report.partition] = records[-1].offset + 1
+                    totals.add(report)
+                    if on_batch is not None:
+                        on_batch(report)
+                    if should_stop():
+                        return
+            finally:
+                batches.close()  # stops the reading thread before the reader is used again
+
+    def _decoded(self, reader: LogReader, topic: str, ranges: dict[int, tuple[int, int]]) -> Iterator[tuple[list[RawRecord], Decoded]]:
+        codec = EventCodec()  # the reading thread's own
+        for records in reader.read(topic, ranges, self.batch_size):
+            yield records, decode_batch(codec, records)
+
+    def _ranges(
+        self, conn: psycopg.Connection, ends: LogReader, topic: str, readers: Sequence[Projection]
+    ) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+        """Per partition: [lowest stored offset, end) to read, and the lowest stored offset."""
+        marks = ends.watermarks(topic)
+        stored = offsets.stored(conn, topic)
+        ranges: dict[int, tuple[int, int]] = {}
+        covered: dict[int, int] = {}
+        for partition, (low, high) in marks.items():
+            start = min(stored.get(p.name, {}).get(partition, 0) for p in readers)
+            covered[partition] = start
+            if start < high:
+                # Below the low watermark the records are gone from the log; reading starts where it can.
+                ranges[partition] = (max(start, low), high)
+        return ranges, covered
+
+    def _apply(
+        self,
+        conn: psycopg.Connection,
+        spec: TopicSpec,
+        readers: Sequence[Projection],
+        records: list[RawRecord],
+        decoded: Decoded,
+        covered_from: int,
+    ) -> BatchReport:
+        started = time.perf_counter()
+        with conn.transaction():
+            applied, dead = apply_batch(conn, readers, records, decoded, self.context, covered_from)
+            if dead:
+                self._dead_letter(spec, dead)  # acknowledged before the offsets commit
+        return BatchReport(records[0].topic, records[0].partition, len(records), applied, len(dead), time.perf_counter() - started)
+
+    def _dead_letter(self, spec: TopicSpec, dead: list[Poison]) -> None:
+        if self._producer is None:
+            self._producer = EventProducer(self.bootstrap, self.namespace, self.codec)
+        for poison in dead:
+            # The id is derived from the stage and the record, so it differs from the kernel's own
+            # dead letter of the same input record and repeats exactly when this one is re-sent.
+            event = dead_letter(poison.record, f"{poison.stage}:{spec.name}", poison.stage, poison.reason, poison.error_type)
+            self._producer.send(DEAD_LETTER, event.source_topic, event)
+        self._producer.flush()

@@ -1,0 +1,78 @@
+"""Puts a realistic log in a namespace: sample ticks, then what the kernel derives from them.
+
+For the projection tests and benchmarks: the ticks go onto the input topic,
+are read back with their real partitions and offsets, and run through the
+pure kernel (``processors.runner.KernelRunner``) in-process; its signals,
+intents, orders, fills and snapshots are produced to their topics exactly as
+the live kernel would route them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from inference.baseline import BaselineScorer
+from kernel.calendar import TradingCalendar
+from kernel.consumer import LogReader
+from kernel.events import Tick
+from kernel.producer import EventProducer
+from kernel.tickfile import BadRow, TickParser, parse_lines
+from kernel.topics import INPUTS, Namespace
+from processors.engine import TradingKernel
+from processors.runner import KernelRunner
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "es_2013-09-01_03_ticks.csv.gz"
+
+
+@dataclass
+class SeedReport:
+    ticks: int = 0
+    derived: Counter[str] = field(default_factory=Counter)
+
+
+def sample_ticks(
+    limit: int | None = None, step: int = 1, path: Path = SAMPLE, symbol: str = "ES", venue: str = "CME"
+) -> Iterator[Tick]:
+    """Every ``step``-th tick of the sample days, at most ``limit`` of them (all when None).
+
+    A step thins the whole file evenly, so a small slice still spans both trading days.
+    """
+    with gzip.open(path, "rt", newline="") as lines:
+        parsed = parse_lines(lines, TickParser(path.name, symbol, venue, ZoneInfo("America/Chicago")))
+        good = (t for t in parsed if not isinstance(t, BadRow))
+        yield from itertools.islice(good, 0, None if limit is None else limit * step, step)
+
+
+def produce_inputs(producer: EventProducer, events: Iterable[Tick]) -> int:
+    n = 0
+    for event in events:
+        producer.send(INPUTS, event.symbol, event)
+        n += 1
+    producer.flush()
+    return n
+
+
+def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: dict[str, str] | None = None) -> SeedReport:
+    """Ticks onto ``inputs``, then the kernel's outputs onto the derived topics; returns what was written."""
+    report = SeedReport()
+    producer = EventProducer(bootstrap, namespace)
+    report.ticks = produce_inputs(producer, ticks)
+    calendar = TradingCalendar.for_venue("CME")
+    topic = namespace.topic(INPUTS)
+    with LogReader(bootstrap) as reader:
+        marks = reader.watermarks(topic)
+        for partition, (low, high) in sorted(marks.items()):
+            runner = KernelRunner(TradingKernel(partition, settings or {}, BaselineScorer(), calendar))
+            for batch in reader.read(topic, {partition: (low, high)}):
+                for record in batch:
+                    for routed in runner.apply(record):
+                        producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
+                        report.derived[type(routed.event).__name__] += 1
+    producer.flush()
+    return report
