@@ -1,0 +1,152 @@
+"""``aitrader run processors``: the live kernel worker (Faust) over the sequenced input topic."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from aitrader.commands.common import console, fail
+from aitrader.stack.endpoints import endpoints
+from inference.baseline import BaselineScorer
+from inference.scorer import ScorerSpec, load_scorer
+from kernel.admin import TopicAdmin
+from kernel.calendar import TradingCalendar
+from kernel.topics import INPUTS, Namespace
+from processors.engine import TradingKernel
+from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
+from processors.live.manifest import record_manifest
+
+LOG_EVERY_S = 5.0
+
+run_app = typer.Typer(help="Run AITrader's stream processors.", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@run_app.callback()
+def _group() -> None:
+    """Run AITrader's stream processors."""  # a callback keeps `processors` a subcommand when run on its own
+
+
+def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str, str]:
+    """Settings from a file (JSON object, or ``key=value`` lines with ``#`` comments), then ``-s`` overrides."""
+    settings: dict[str, str] = {}
+    if settings_file is not None:
+        text = settings_file.read_text()
+        if settings_file.suffix == ".json":
+            loaded = json.loads(text)
+            if not isinstance(loaded, dict):
+                raise typer.BadParameter(f"{settings_file}: a JSON settings file holds one object")
+            settings.update({str(k): str(v) for k, v in loaded.items()})
+        else:
+            for number, line in enumerate(text.splitlines(), start=1):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    settings.update([_pair(line, f"{settings_file}:{number}")])
+    settings.update(_pair(item, "-s") for item in overrides)
+    return settings
+
+
+def _pair(text: str, where: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"{where}: expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+class ProgressView:
+    """Consumed input offsets against the end offsets seen at start: a live bar on a terminal, log lines otherwise."""
+
+    def __init__(self, ends: dict[int, int]) -> None:
+        self.ends = ends
+        self.progress: Progress | None = None
+        self.tasks: dict[int, TaskID] = {}
+        self._last_line = 0.0
+
+    def __enter__(self) -> ProgressView:
+        if console.is_terminal:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            self.progress = Progress(*columns, console=console, transient=False)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def __call__(self, stats: PipelineStats) -> None:
+        if self.progress is not None:
+            for partition, end in sorted(self.ends.items()):
+                done = stats.next_offsets.get(partition, 0)
+                if partition not in self.tasks and (end or done):
+                    self.tasks[partition] = self.progress.add_task(f"{INPUTS.name}[{partition}]", total=end)
+                if partition in self.tasks:
+                    self.progress.update(self.tasks[partition], completed=done, total=max(end, done))
+            return
+        now = time.monotonic()
+        if now - self._last_line >= LOG_EVERY_S:
+            self._last_line = now
+            parts = ", ".join(f"[{p}] {stats.next_offsets.get(p, 0):,}/{end:,}" for p, end in sorted(self.ends.items()))
+            console.print(f"inputs {parts}; {stats.outputs:,} outputs", highlight=False)
+
+
+@run_app.command("processors")
+def processors(
+    namespace: str = typer.Option("", help="Topic name prefix (tests, experiments); live uses none."),
+    settings_file: Path | None = typer.Option(
+        None, "--settings", exists=True, dir_okay=False, readable=True,
+        help="Kernel settings: a JSON object, or key=value lines.",
+    ),
+    overrides: list[str] = typer.Option([], "-s", "--set", help="One setting, key=value (repeatable); wins over --settings."),
+    stop_at_end: bool = typer.Option(
+        False, "--stop-at-end", help="Exit once every input partition's end offset at start is processed and committed."
+    ),
+    venue: str = typer.Option("CME", help="Venue whose trading calendar decides the sessions."),
+    model: str = typer.Option(BaselineScorer.name, help="Scorer name."),
+    model_version: str = typer.Option(BaselineScorer.version, help="Scorer version; refused if this build cannot run exactly it."),
+    batch: int = typer.Option(BATCH_MAX, min=1, help="Most inputs applied per produce-flush-commit step."),
+    log_level: str = typer.Option("info", help="Worker log level."),
+) -> None:
+    """Run the trading kernel on the sequenced input topic, one kernel per partition.
+
+    Outputs go to the signal, intent, order, fill and snapshot topics; an input's
+    offset is committed only after the broker acknowledged everything it derived.
+    On start each partition's kernel is rebuilt from its latest snapshot and the
+    inputs after it, and a run manifest is recorded.
+    """
+    settings = parse_settings(settings_file, overrides)
+    try:
+        scorer = load_scorer(ScorerSpec(model, model_version))
+        TradingKernel(0, settings, scorer, TradingCalendar.for_venue(venue))  # refuses bad settings now, not at the first tick
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    bootstrap = endpoints()[0]
+    space = Namespace(namespace)
+    TopicAdmin(bootstrap, space).create()
+    manifest = record_manifest(bootstrap, space, settings, scorer)
+    console.print(
+        f"run manifest {manifest.event_id} (config {manifest.config_hash[:12]}, {scorer.name} {scorer.version}); "
+        f"group {group_id(space)}",
+        highlight=False,
+    )
+    config = PipelineConfig(bootstrap, space, settings, scorer, venue=venue, stop_at_end=stop_at_end, batch_max=batch)
+    worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
+    with ProgressView(worker.ends) as view:
+        code = worker.run(view)
+    stats = worker.pipeline.stats
+    for recovery in stats.recoveries:
+        console.print(f"recovered {recovery.describe()}", highlight=False)
+    rate = stats.inputs / stats.busy_seconds if stats.busy_seconds else 0.0
+    console.print(
+        f"processed {stats.inputs:,} inputs in {stats.batches:,} batches, {stats.outputs:,} outputs; "
+        f"{stats.busy_seconds:.1f}s from first input to last flush: {rate:,.0f} inputs/s",
+        highlight=False,
+    )
+    if code:
+        raise fail(f"the worker stopped with exit code {code}", code)
+
+
+if __name__ == "__main__":
+    run_app()

@@ -1,0 +1,81 @@
+"""Live pipeline throughput: ticks/s through the Faust worker on the broker against the pure kernel.
+
+    python -m bench.pipeline
+
+Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS). Puts the
+whole sample day in a fresh namespace and reports, over the same ticks:
+
+- the pure ``TradingKernel`` in one process (decoded ticks in, events out);
+- recovery: the same kernel fed by the group-less log reader (fetch + decode +
+  apply, outputs discarded), which is how a worker rebuilds state on start;
+- the Faust worker: fetch, apply, produce every output, wait for the acks,
+  commit; from its first input to its last flush, and wall time with start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aitrader.stack.endpoints import endpoints
+from bench.common import rate, sample_ticks, scratch_namespace
+from inference.baseline import BaselineScorer
+from kernel.calendar import TradingCalendar
+from kernel.events import Event, Tick
+from kernel.producer import EventProducer
+from kernel.topics import INPUTS
+from processors.engine import TradingKernel
+from processors.live.app import LiveWorker, PipelineConfig, end_offsets
+from processors.live.recovery import recover_kernel
+
+
+def pure_kernel(ticks: list[Tick]) -> list[Event]:
+    kernel = TradingKernel(0, {}, BaselineScorer(), TradingCalendar.for_venue("CME"))
+    out: list[Event] = []
+    for offset, tick in enumerate(ticks):
+        out += kernel.apply(tick, offset)
+    return out
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    ticks = sample_ticks()
+    n = len(ticks)
+    TradingCalendar.for_venue("CME").session_of(ticks[0].event_time_ms)  # warm the calendar's year cache
+    derived: list[Event] = []
+    pure_s, pure_rate = rate(n, lambda: derived.extend(pure_kernel(ticks)))
+
+    bootstrap = endpoints()[0]
+    with scratch_namespace(bootstrap) as space:
+        producer = EventProducer(bootstrap, space)
+        for tick in ticks:
+            producer.send(INPUTS, tick.symbol, tick)
+        producer.flush()
+        partition = next(p for p, end in end_offsets(bootstrap, space).items() if end)
+
+        scorer = BaselineScorer()
+        calendar = TradingCalendar.for_venue("CME")
+        recovery_s, recovery_rate = rate(
+            n, lambda: recover_kernel(bootstrap, space, partition, n, {}, scorer, calendar)
+        )
+
+        worker = LiveWorker(PipelineConfig(bootstrap, space, {}, scorer, stop_at_end=True), loglevel="warning")
+        started = time.monotonic()
+        code = worker.run()
+        wall_s = time.monotonic() - started
+        stats = worker.pipeline.stats
+    if code or stats.inputs != n:
+        raise SystemExit(f"the worker stopped with code {code} after {stats.inputs:,} of {n:,} inputs")
+    live_rate = stats.inputs / stats.busy_seconds
+
+    print(f"ticks                          {n:>12,}")
+    print(f"derived events (pure kernel)   {len(derived):>12,}   worker: {stats.outputs:,} in {stats.batches:,} batches")
+    print(f"pure TradingKernel             {pure_rate:>12,.0f} ticks/s  ({pure_s:.2f} s)")
+    print(f"recovery (log reader + kernel) {recovery_rate:>12,.0f} ticks/s  ({recovery_s:.2f} s)")
+    print(f"Faust worker, first to last    {live_rate:>12,.0f} ticks/s  ({stats.busy_seconds:.2f} s)")
+    print(f"Faust worker, wall w/ start-up {n / wall_s:>12,.0f} ticks/s  ({wall_s:.2f} s)")
+    print(f"Faust worker / pure kernel     {live_rate / pure_rate:>12.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""The live kernel: a Faust agent that drives one ``TradingKernel`` per input partition.
+
+Per batch of input records (``noack_take``), in this order:
+
+1. apply each record to its partition's kernel (``KernelRunner``) and queue the
+   derived events on the kernel's idempotent confluent-kafka producer;
+2. ``flush()``: wait until the broker has acknowledged every queued record;
+3. only then ack the batch's Faust events, which is what lets Faust commit
+   their offsets (it commits the highest contiguous acked offset + 1).
+
+Steps 1 and 2 run in one dedicated worker thread (``run_in_executor``) so the
+event loop keeps serving Faust's fetcher, heartbeats and commits while the
+kernel computes and the producer waits for acks; a single thread also keeps
+batches and kernel state strictly sequential. Batch composition cannot change
+any output: the kernel applies inputs one by one.
+
+``noack_take`` rather than ``take``: ``take`` acks a batch in its generator's
+``finally``, which also runs when processing raised, and Faust commits acked
+offsets on a task error. Here a failure (a ``DeliveryError`` from the flush, a
+kernel bug) leaves the batch unacked and the ``CrashingSupervisor`` stops the
+worker: the committed offset never passes an input whose outputs are not
+durable. A restart rebuilds each kernel from the log (``recovery.py``) and
+derives the lost outputs again, with the same ids and bytes.
+
+Faust is kept from touching the broker's topic layout: no topic declaration,
+no leader topic, no tables (so no changelog or repartition topics); the
+catalog's topics are created with their settings before the worker starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any, cast
+
+import faust
+import mode
+from confluent_kafka import Consumer, TopicPartition
+
+from inference.scorer import Scorer
+from kernel.calendar import TradingCalendar
+from kernel.consumer import LogReader
+from kernel.producer import EventProducer
+from kernel.records import RawRecord
+from kernel.topics import INPUTS, Namespace
+from processors.live.recovery import Recovery, recover_kernel
+from processors.runner import KernelRunner
+
+log = logging.getLogger(__name__)
+
+GROUP_PREFIX = "aitrader-kernel"
+BATCH_MAX = 5000
+BATCH_WITHIN_S = 0.05  # longest a lone live tick waits for company before it is processed
+STOP_CHECK_S = 0.5
+# How long the broker waits for a silent worker before its partitions go to another
+# (or to the same worker restarted): Faust's 60 s default stalls a restart after a crash.
+SESSION_TIMEOUT_S = 10.0
+
+
+def group_id(namespace: Namespace) -> str:
+    """The consumer group (and Faust app id) of the kernel in a namespace."""
+    suffix = namespace.prefix.rstrip(".")
+    return f"{GROUP_PREFIX}.{suffix}" if suffix else GROUP_PREFIX
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    bootstrap_servers: str
+    namespace: Namespace
+    settings: Mapping[str, str]
+    scorer: Scorer
+    venue: str = "CME"
+    stop_at_end: bool = False
+    batch_max: int = BATCH_MAX
+    batch_within_s: float = BATCH_WITHIN_S
+    session_timeout_s: float = SESSION_TIMEOUT_S
+
+
+@dataclass
+class PipelineStats:
+    """What the worker did; read by progress displays and the final summary."""
+
+    inputs: int = 0
+    outputs: int = 0
+    batches: int = 0
+    next_offsets: dict[int, int] = field(default_factory=dict)  # partition -> first offset not yet flushed
+    recoveries: list[Recovery] = field(default_factory=list)
+    first_input_at: float | None = None  # time.monotonic(), for rates only
+    last_flush_at: float | None = None
+
+    @property
+    def busy_seconds(self) -> float:
+        if self.first_input_at is None or self.last_flush_at is None:
+            return 0.0
+        return self.last_flush_at - self.first_input_at
+
+
+def raw_record(message: Any) -> RawRecord:
+    """A Faust consumer message as the kernel's ``RawRecord`` (Faust keeps timestamps in float seconds)."""
+    headers = message.headers or ()
+    if isinstance(headers, Mapping):
+        headers = headers.items()
+    return RawRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=0 if message.timestamp is None else round(message.timestamp * 1000),
+        key=message.key,
+        value=message.value,
+        headers=tuple((str(k), v) for k, v in headers),
+    )
+
+
+class KernelPipeline:
+    """The kernels of the partitions this worker holds, and the producer of their outputs.
+
+    Every method runs on the single kernel thread, never on the event loop.
+    """
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.calendar = TradingCalendar.for_venue(config.venue)
+        self.producer = EventProducer(config.bootstrap_servers, config.namespace)
+        self.runners: dict[int, KernelRunner] = {}
+        self.stats = PipelineStats()
+
+    def process(self, records: Sequence[RawRecord]) -> None:
+        """Applies the records, sends what they derive, and returns once the broker has all of it."""
+        if self.stats.first_input_at is None:
+            self.stats.first_input_at = time.monotonic()
+        for record in records:
+            for routed in self._runner(record).apply(record):
+                self.producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
+                self.stats.outputs += 1
+        self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
+        for record in records:
+            self.stats.next_offsets[record.partition] = max(self.stats.next_offsets.get(record.partition, 0), record.offset + 1)
+        self.stats.inputs += len(records)
+        self.stats.batches += 1
+        self.stats.last_flush_at = time.monotonic()
+
+    def _runner(self, record: RawRecord) -> KernelRunner:
+        runner = self.runners.get(record.partition)
+        # A gap means another worker applied inputs meanwhile (or this is the first record): rebuild.
+        # At or below the last applied offset the kernel itself skips the record.
+        if runner is None or record.offset > runner.kernel.last_applied_offset + 1:
+            runner, recovery = recover_kernel(
+                self.config.bootstrap_servers,
+                self.config.namespace,
+                record.partition,
+                record.offset,
+                self.config.settings,
+                self.config.scorer,
+                self.calendar,
+            )
+            log.info("recovered %s", recovery.describe())
+            self.stats.recoveries.append(recovery)
+            self.runners[record.partition] = runner
+        return runner
+
+    def drop(self, partitions: set[int]) -> None:
+        """Forgets revoked partitions; if they come back they are rebuilt from the log."""
+        for partition in partitions:
+            self.runners.pop(partition, None)
+
+
+class CommitProbe:
+    """Reads a group's committed offsets from the broker without joining the group."""
+
+    def __init__(self, bootstrap_servers: str, group: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+
+    def committed(self, partitions: Sequence[int]) -> dict[int, int]:
+        """partition -> committed offset, -1 when the group has none."""
+        found = self._consumer.committed([TopicPartition(self.topic, p) for p in partitions], timeout=30)
+        return {tp.partition: tp.offset for tp in found}
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def end_offsets(bootstrap_servers: str, namespace: Namespace) -> dict[int, int]:
+    with LogReader(bootstrap_servers) as reader:
+        return {p: high for p, (_, high) in reader.watermarks(namespace.topic(INPUTS)).items()}
+
+
+ProgressSink = Callable[[PipelineStats], None]
+
+
+class LiveWorker:
+    """A Faust worker running the kernel agent until stopped (or, with ``stop_at_end``, until done).
+
+    The input's end offsets are read when the worker is made: ``stop_at_end``
+    stops there, and progress displays measure against them.
+    """
+
+    def __init__(self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5) -> None:
+        self.config = config
+        self.loglevel = loglevel
+        self.progress_every_s = progress_every_s
+        self.pipeline = KernelPipeline(config)
+        self.ends = end_offsets(config.bootstrap_servers, config.namespace)
+        self._progress: ProgressSink | None = None
+        # One thread for every kernel step: batches, recoveries and revocations never overlap.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
+
+    def run(self, progress: ProgressSink | None = None) -> int:
+        """Blocks until the worker stops; returns its exit code (0 when it stopped cleanly)."""
+        self._progress = progress
+        exit_code = 0
+        with TemporaryDirectory(prefix="aitrader-faust-") as datadir:
+            worker = faust.Worker(
+                self._app(Path(datadir)), loglevel=self.loglevel, quiet=True, redirect_stdouts=False,
+                loop=asyncio.new_event_loop(),
+            )
+            worker.spinner = None  # it would write over the progress display
+            try:
+                worker.execute_from_commandline()
+            except SystemExit as exc:
+                exit_code = exc.code if isinstance(exc.code, int) else 1
+            finally:
+                self._executor.shutdown(wait=True)  # a batch still being applied finishes and flushes
+        if progress is not None:
+            progress(self.pipeline.stats)
+        return exit_code
+
+    def _app(self, datadir: Path) -> faust.App:
+        config = self.config
+        app = faust.App(
+            group_id(config.namespace),
+            broker=f"kafka://{config.bootstrap_servers}",
+            value_serializer="raw",
+            key_serializer="raw",
+            # The catalog owns the topics: Faust declares none, elects no leader, keeps no tables.
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            store="memory://",
+            datadir=str(datadir),
+            web_enabled=False,
+            autodiscover=False,
+            consumer_auto_offset_reset="earliest",
+            broker_session_timeout=config.session_timeout_s,
+            # An agent failure stops the worker instead of restarting the agent past unacked inputs.
+            agent_supervisor=mode.CrashingSupervisor,
+        )
+        inputs = app.topic(config.namespace.topic(INPUTS), value_type=bytes, key_type=bytes, internal=False)
+        executor, pipeline = self._executor, self.pipeline
+
+        async def kernel(stream: faust.StreamT) -> None:
+            loop = asyncio.get_running_loop()
+            batches = cast(faust.Stream, stream).noack_take(config.batch_max, within=config.batch_within_s)
+            async for events in batches:
+                records = [raw_record(event.message) for event in events]
+                await loop.run_in_executor(executor, pipeline.process, records)
+                # Flushed: only now may Faust commit these offsets.
+                for event in events:
+                    await stream.ack(event)
+
+        app.agent(inputs, name="kernel", concurrency=1)(kernel)
+
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types receivers as taking *args
+        async def on_revoked(_app: faust.App, revoked: set[Any], **_: Any) -> None:
+            gone = {tp.partition for tp in revoked if tp.topic == inputs.get_topic_name()}
+            await asyncio.get_running_loop().run_in_executor(executor, pipeline.drop, gone)
+
+        if self._progress is not None:
+            app.task(self._report_progress)
+        if config.stop_at_end:
+            app.task(self._stop_at_end)
+        return app
+
+    async def _report_progress(self, app: faust.App) -> None:
+        while not app.should_stop and self._progress is not None:
+            self._progress(self.pipeline.stats)
+            await asyncio.sleep(self.progress_every_s)
+
+    async def _stop_at_end(self, app: faust.App) -> None:
+        """Stops the worker once the group's committed offsets reach the input's end offsets as of start.
+
+        Committed offsets only move past flushed batches, so reaching the ends
+        means every output is durable; the broker, not Faust's memory, is asked.
+        """
+        loop = asyncio.get_running_loop()
+        probe = CommitProbe(self.config.bootstrap_servers, group_id(self.config.namespace), self.config.namespace.topic(INPUTS))
+        try:
+            while True:
+                await asyncio.sleep(STOP_CHECK_S)
+                if app.should_stop:
+                    return
+                await app.consumer.commit()  # a no-op until something new is acked
+                committed = await loop.run_in_executor(None, probe.committed, sorted(self.ends))
+                if all(committed.get(p, -1) >= end for p, end in self.ends.items() if end > 0):
+                    break
+        finally:
+            probe.close()
+        log.info("every input partition is processed and committed up to its end offset at start: stopping")
+        os.kill(os.getpid(), signal.SIGTERM)  # the worker's own graceful stop path
