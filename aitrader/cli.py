@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from aitrader.commands.audit import audit_app
+from aitrader.commands.audit import audit_app, notary
 from aitrader.commands.control import control_app
+from aitrader.commands.demo import demo
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
+from aitrader.commands.monitor import monitor
+from aitrader.commands.projections import api, db_app, projections_app, projector, users_app
 from aitrader.commands.replay import replay
+from aitrader.commands.run import run_app
 from aitrader.commands.schemas import schemas_app
 from aitrader.commands.topics import topics_app
 from aitrader.stack.cli import stack_app
@@ -27,3 +31,12 @@ app.command("ingest")(ingest)
 app.add_typer(control_app, name="control")
 app.command("replay")(replay)
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+app.add_typer(projections_app, name="projections")
+app.add_typer(users_app, name="users")
+app.add_typer(run_app, name="run")
+run_app.command("projector")(projector)
+run_app.command("api")(api)
+run_app.command("notary")(notary)
+run_app.command("monitor")(monitor)
+app.command("demo")(demo)

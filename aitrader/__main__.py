@@ -1,0 +1,5 @@
+"""``python -m aitrader`` is the ``aitrader`` command."""
+
+from aitrader.cli import app
+
+app()
