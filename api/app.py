@@ -13,7 +13,7 @@ from api.broker import BrokerProbe
 from api.database import Database
 from api.metrics import Metrics
 from api.monitor import Tailer
-from api.routers import bars, events, export, fills, health, ledger, monitor, orders, signals
+from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals
 from api.settings import ApiSettings
 
 DESCRIPTION = """Read models of AITrader, projected exactly once from the event log.
@@ -48,6 +48,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.metrics = Metrics()
     app.middleware("http")(app.state.metrics.middleware)
     errors.install(app)
-    for module in (health, signals, orders, fills, ledger, bars, events, export, monitor):
+    for module in (health, signals, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):
         app.include_router(module.router)
     return app

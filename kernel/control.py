@@ -9,11 +9,11 @@ it and cut a trading day short.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kernel import __version__
 from kernel.consumer import LogReader
-from kernel.events import Envelope, Event
+from kernel.events import ConfigChanged, Envelope, Event, TradingState, TradingStateChanged
 from kernel.ids import id_from_parts
 from kernel.partitioner import partition_for
 from kernel.producer import EventProducer
@@ -62,3 +62,28 @@ def publish_control(
         written.append((partition, event))
     producer.flush()
     return written
+
+
+def publish_trading_state(
+    bootstrap: str, namespace: Namespace, state: TradingState, symbol: str | None, reason: str, actor: str
+) -> list[tuple[int, Event]]:
+    """The kill switch: HALTED, REDUCING or ACTIVE for ``symbol`` (every symbol when None)."""
+    request = f"{state.value} {symbol or '*'} by {actor}: {reason}"
+    return publish_control(
+        bootstrap, namespace, symbol, lambda envelope: TradingStateChanged(envelope, symbol, state, reason, actor), request
+    )
+
+
+def publish_settings(
+    bootstrap: str, namespace: Namespace, settings: Mapping[str, str], symbol: str | None, reason: str, actor: str
+) -> list[tuple[int, Event]]:
+    """A configuration change from this point of the log on.
+
+    The caller checks ``settings`` first (``processors.engine.validate_settings``,
+    which this layer cannot import); the kernel refuses bad ones too.
+    """
+    changed = dict(settings)
+    request = f"set {sorted(changed.items())} {symbol or '*'} by {actor}: {reason}"
+    return publish_control(
+        bootstrap, namespace, symbol, lambda envelope: ConfigChanged(envelope, symbol, changed, reason, actor), request
+    )

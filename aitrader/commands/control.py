@@ -6,8 +6,8 @@ import typer
 
 from aitrader.commands.common import console, fail
 from aitrader.stack.endpoints import endpoints
-from kernel.control import publish_control
-from kernel.events import ConfigChanged, Envelope, TradingState, TradingStateChanged
+from kernel.control import publish_settings, publish_trading_state
+from kernel.events import TradingState
 from kernel.topics import Namespace
 from processors.engine import validate_settings
 
@@ -20,14 +20,7 @@ NamespaceOption = typer.Option("", "--namespace", help="Topic name prefix.")
 
 
 def _switch(state: TradingState, symbol: str | None, reason: str, actor: str, namespace: str) -> None:
-    request = f"{state.value} {symbol or '*'} by {actor}: {reason}"
-    written = publish_control(
-        endpoints()[0],
-        Namespace(namespace),
-        symbol,
-        lambda envelope: TradingStateChanged(envelope, symbol, state, reason, actor),
-        request,
-    )
+    written = publish_trading_state(endpoints()[0], Namespace(namespace), state, symbol, reason, actor)
     for partition, event in written:
         console.print(f"{state.value} sent to inputs[{partition}] as {event.event_id}")
 
@@ -69,13 +62,6 @@ def set_settings(
         validate_settings(settings)
     except ValueError as exc:
         raise fail(f"refused: {exc}") from None
-    request = f"set {sorted(settings.items())} {symbol or '*'} by {actor}: {reason}"
-    written = publish_control(
-        endpoints()[0],
-        Namespace(namespace),
-        symbol,
-        lambda envelope: ConfigChanged(envelope, symbol, settings, reason, actor),
-        request,
-    )
+    written = publish_settings(endpoints()[0], Namespace(namespace), settings, symbol, reason, actor)
     for partition, event in written:
         console.print(f"settings sent to inputs[{partition}] as {event.event_id}")

@@ -14,6 +14,12 @@ from api.auth import STATUS, require
 from api.broker import BrokerProbe
 from api.database import Database, as_of
 from api.serialize import iso_time
+from api.settings import ApiSettings
+from kernel.consumer import LogReader, UndecodableRecord, decode
+from kernel.events import RunManifestRecorded
+from kernel.serde import EventCodec
+from kernel.topics import INPUTS, MANIFESTS
+from processors.live.app import CommitProbe, group_id
 from projections.status import PartitionLag
 
 router = APIRouter(tags=["operations"])
@@ -67,10 +73,74 @@ def ready(request: Request) -> JSONResponse:
     return JSONResponse({"ready": good, **checks}, status_code=200 if good else 503)
 
 
-@router.get("/api/status", summary="Projection offsets, lag and latest event times", dependencies=[Depends(require(*STATUS))])
+def _kernel_lag(settings: ApiSettings, bootstrap: str, reader: LogReader) -> dict[str, Any]:
+    """The live kernel's consumer group: its committed offsets against the input topic's end offsets."""
+    topic, group = settings.namespace.topic(INPUTS), group_id(settings.namespace)
+    marks = reader.watermarks(topic)
+    probe = CommitProbe(bootstrap, group, topic)
+    try:
+        committed = probe.committed(sorted(marks))
+    finally:
+        probe.close()
+    rows = []
+    for partition, (low, high) in sorted(marks.items()):
+        done = committed.get(partition, -1)
+        at = done if done >= 0 else None  # -1: the group never committed here
+        rows.append({"partition": partition, "committed": at, "end_offset": high, "lag": high - max(low, at or 0)})
+    return {"group": group, "topic": topic, "records": sum(r["lag"] for r in rows), "partitions": rows}
+
+
+def _model(settings: ApiSettings, reader: LogReader) -> dict[str, Any] | None:
+    """What the latest run manifest on the log says is running; None before the first run."""
+    topic = settings.namespace.topic(MANIFESTS)
+    lasts = {p: (high - 1, high) for p, (low, high) in reader.watermarks(topic).items() if high > low}
+    records = [r for batch in reader.read(topic, lasts) for r in batch]
+    if not records:
+        return None
+    record = max(records, key=lambda r: (r.timestamp_ms, r.partition))
+    try:
+        manifest = decode(EventCodec(), record)
+    except UndecodableRecord as exc:
+        return {"problem": f"the latest manifest does not decode: {exc.reason}", "offset": record.offset}
+    if not isinstance(manifest, RunManifestRecorded):
+        return {"problem": f"the latest record on {topic} is a {type(manifest).__name__}", "offset": record.offset}
+    return {
+        "model": {"name": manifest.model_name, "version": manifest.model_version, "sha256": manifest.model_sha256},
+        "code_version": manifest.code_version,
+        "config_hash": manifest.config_hash,
+        "recorded_at": iso_time(manifest.event_time_ms),
+        "event_id": manifest.event_id,
+        "topic": topic,
+        "partition": record.partition,
+        "offset": record.offset,
+    }
+
+
+def _kernel(settings: ApiSettings, bootstrap: str) -> tuple[dict[str, Any] | str, dict[str, Any] | str | None]:
+    """(kernel lag, model in use); each says why when the broker cannot tell."""
+    with LogReader(bootstrap) as reader:
+        try:
+            lag: dict[str, Any] | str = _kernel_lag(settings, bootstrap, reader)
+        except KafkaException as exc:
+            lag = f"unavailable: {exc}"
+        try:
+            model: dict[str, Any] | str | None = _model(settings, reader)
+        except KafkaException as exc:
+            model = f"unavailable: {exc}"
+    return lag, model
+
+
+@router.get(
+    "/api/status", summary="Projection and kernel lag, latest event times, the model in use", dependencies=[Depends(require(*STATUS))]
+)
 def status(request: Request) -> dict[str, Any]:
     checks, good = _state(request)
-    return {"ready": good, **checks}
+    settings: ApiSettings = request.app.state.settings
+    kernel: dict[str, Any] | str = checks["broker"]
+    model: dict[str, Any] | str | None = None
+    if checks["broker"] == "ok" and settings.bootstrap is not None:
+        kernel, model = _kernel(settings, settings.bootstrap)
+    return {"ready": good, **checks, "kernel_lag": kernel, "model_in_use": model}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
