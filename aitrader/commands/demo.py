@@ -62,7 +62,10 @@ def demo(
         console.print("[dim]4. the sample day is already on the log: not ingested again[/]")
     else:
         _step("4. ingest the sample ES day (500,000 trades)", "ingest", str(SAMPLE))
-    _step("5. processors: ticks -> signals -> intents -> orders -> fills", "run", "processors", "--stop-at-end")
+    _step(
+        "5. processors: ticks -> signals -> intents -> orders -> fills",
+        *("run", "processors", "--stop-at-end", "--log-level", "warning"),
+    )
     _step("6. database schema", "db", "upgrade")
     _step("7. projections into PostgreSQL", "run", "projector", "--stop-at-end")
     _step("8. replay 2013-09-03 and prove it derives the same events", "replay", "--day", "2013-09-03", "--into", "demo")
