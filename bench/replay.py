@@ -1,12 +1,13 @@
-"""Fast replay throughput on the sample day, and where the time goes.
+"""Replay throughput on the sample day in both modes, and where the time goes.
 
     python -m bench.replay
 
 Puts the sample file on the log in a scratch namespace, derives "live" events
 from it in-process (the kernel from an empty state over every input), then
 replays trading day 2013-09-03 from its session-start snapshot in fast mode and
-checks the determinism digests. Prints inputs/s of the replay and, to attribute
-it, of decoding alone and of the kernel alone on pre-decoded inputs.
+in pipeline mode (the live Faust worker) and checks the determinism digests of
+both. Prints inputs/s of each replay and, to attribute the fast one, of
+decoding alone and of the kernel alone on pre-decoded inputs.
 
 Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS).
 """
@@ -24,15 +25,16 @@ from bench.common import rate, sample_ticks, scratch_namespace
 from inference.baseline import BaselineScorer
 from kernel.admin import TopicAdmin
 from kernel.calendar import TradingCalendar
-from kernel.consumer import LogReader
+from kernel.consumer import LogReader, OffsetRanges
 from kernel.events import Event
 from kernel.records import RawRecord, decode
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
-from processors.replay.compare import compare_topics
-from processors.replay.fast import run_fast, start_kernel
+from processors.replay.compare import Comparison, compare_topics
+from processors.replay.fast import FastRun, run_fast, start_kernel
+from processors.replay.pipeline import run_pipeline
 from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
 
 DAY = date(2013, 9, 3)
@@ -59,21 +61,21 @@ def main() -> None:
         kernels = {p: TradingKernel(p, {}, BaselineScorer(), calendar) for p in marks}
         lived = run_fast(reader, producer, live, everything, kernels)
 
-        target = Namespace(f"{live.prefix}replay.bench.")
-        TopicAdmin(bootstrap, target).create(REPLAY_TOPICS)
+        target, piped_target = Namespace(f"{live.prefix}replay.bench."), Namespace(f"{live.prefix}replay.benchpipe.")
+        for space in (target, piped_target):
+            TopicAdmin(bootstrap, space).create(REPLAY_TOPICS)
         try:
             planned_s, plan = _timed(lambda: plan_day(reader, live, calendar, DAY, None, codec))
-            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions}
+            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions if p.inputs}
             replayed = run_fast(
                 reader, EventProducer(bootstrap, target, codec), live, plan, {p: s.kernel for p, s in starts.items()}
             )
-            written = {
-                name: {p: (0, high) for p, (_, high) in reader.watermarks(target.topic(name)).items() if high}
-                for name in replayed.by_topic
-            }
-            compared_s, comparison = _timed(
-                lambda: compare_topics(reader, codec, live, target, replayed.spans, written, True)
-            )
+            compared_s, comparison = _timed(lambda: _compared(reader, codec, live, target, replayed))
+
+            # The same day through the live Faust worker, into its own replay namespace.
+            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions if p.inputs}
+            piped = run_pipeline(bootstrap, live, piped_target, plan, reader.watermarks(live.topic(INPUTS)), starts, {})
+            piped_comparison = _compared(reader, codec, live, piped_target, piped.run)
 
             # Attribution on the same inputs: decoding alone, then the kernel alone on decoded events.
             day = next(p for p in plan.partitions if p.inputs)
@@ -83,7 +85,8 @@ def main() -> None:
             kernel = start_kernel(day, calendar, {}).kernel
             kernel_s, kernel_rate = rate(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
         finally:
-            TopicAdmin(bootstrap, target).delete(REPLAY_TOPICS)
+            for space in (target, piped_target):
+                TopicAdmin(bootstrap, space).delete(REPLAY_TOPICS)
 
     print(f"sample inputs                {len(ticks):>12,}")
     print(f"live (in-process, all)       {lived.rate:>12,.0f} inputs/s  ({lived.seconds:.1f} s, {lived.outputs:,} outputs)")
@@ -94,6 +97,22 @@ def main() -> None:
     print(f"  kernel only (decoded)      {kernel_rate:>12,.0f} inputs/s  ({kernel_s:.1f} s)")
     print(f"compare (digests, 4 topics)  {compared_s:>12.2f} s")
     print(f"identical to live            {comparison.identical!s:>12}  ({sum(t.replay.events for t in comparison.topics):,} derived events)")
+    print(
+        f"replay, pipeline mode        {piped.run.rate:>12,.0f} inputs/s  ({piped.run.seconds:.1f} s first input to last flush: "
+        f"recovery+fetch+kernel+produce+acks+commits)"
+    )
+    print(f"  wall, Faust start to stop  {piped.run.inputs / piped.wall_seconds:>12,.0f} inputs/s  ({piped.wall_seconds:.1f} s)")
+    print(f"  identical to live          {piped_comparison.identical!s:>12}")
+    same = [t.replay.sha256 for t in piped_comparison.topics] == [t.replay.sha256 for t in comparison.topics]
+    print(f"  identical to fast mode     {same!s:>12}")
+
+
+def _compared(reader: LogReader, codec: EventCodec, live: Namespace, target: Namespace, run: FastRun) -> Comparison:
+    """Digests of a replay written to fresh topics, against live."""
+    written: dict[str, OffsetRanges] = {
+        name: {p: (0, high) for p, (_, high) in reader.watermarks(target.topic(name)).items() if high} for name in run.by_topic
+    }
+    return compare_topics(reader, codec, live, target, run.spans, written, True)
 
 
 def _timed(call: Callable[[], T]) -> tuple[float, T]:

@@ -1,5 +1,9 @@
 """``aitrader replay``: re-run the kernel over a day (or offset range) of inputs and prove it is deterministic.
 
+Two drivers over the same plan, start states and comparison: ``--mode fast``
+runs the kernel in this process; ``--mode pipeline`` runs the live Faust
+worker over the live input records (``processors/replay/pipeline.py``).
+
 Exit codes: 0 replayed (and identical to live when compared), 1 the replay
 diverged from live, 2 the replay could not be run as asked.
 """
@@ -29,6 +33,7 @@ from kernel.serde import EventCodec
 from kernel.topics import DEAD_LETTER, DERIVED, INPUTS, SNAPSHOTS, Namespace, TopicSpec
 from processors.replay.compare import Comparison, compare_topics
 from processors.replay.fast import READ_BATCH, FastRun, StartState, run_fast, start_kernel
+from processors.replay.pipeline import PipelineReplayError, run_pipeline
 from processors.replay.report import RunObserver, run_manifest, summary, write_report
 from processors.replay.window import ReplayPlan, ReplayPlanError, parse_offsets, plan_day, plan_offsets
 
@@ -44,7 +49,7 @@ def replay(
     from_offsets: str | None = typer.Option(None, "--from-offsets", help="First input offsets, P:O[,P:O...]; each must follow a snapshot."),
     to_offsets: str | None = typer.Option(None, "--to-offsets", help="End input offsets (exclusive), P:O[,...]; default the log's end."),
     symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated symbols: replay only the partitions holding them."),
-    mode: str = typer.Option("fast", "--mode", help="fast: in one process. pipeline: through the Faust workers (not implemented yet)."),
+    mode: str = typer.Option("fast", "--mode", help="fast: in one process. pipeline: through the live Faust kernel worker."),
     into: str | None = typer.Option(None, "--into", help="Replay name: outputs go to the replay.NAME.* topics (default: the day, or 'offsets')."),
     flat: bool = typer.Option(False, "--flat", help="Start from an empty kernel instead of the snapshot; skips the comparison."),
     overrides: list[str] = typer.Option([], "--set", help="What-if setting key=value (repeatable); skips the comparison unless --compare."),
@@ -53,7 +58,7 @@ def replay(
     namespace: str = typer.Option("", "--namespace", help="Prefix of the live topics (tests, experiments); live uses none."),
     venue: str = typer.Option("CME", help="Venue whose trading calendar defines the sessions (as the live kernel)."),
     tz: str = typer.Option("America/Chicago", help="Zone of printed times."),
-    batch: int = typer.Option(READ_BATCH, min=1, help="Input records per read."),
+    batch: int = typer.Option(READ_BATCH, min=1, help="Input records per read (fast) or per worker batch (pipeline)."),
 ) -> None:
     """Re-run the kernel over a trading day or an offset range of the input topic and compare with live.
 
@@ -68,8 +73,8 @@ def replay(
     timezone = zone(tz)
     if mode not in MODES:
         raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "pipeline":
-        raise fail("--mode pipeline (replay through the Faust workers) is not implemented yet; use --mode fast")
+    if mode == "pipeline" and flat:
+        raise typer.BadParameter("--flat is for --mode fast: the pipeline starts where live's recovery does, from a snapshot")
     if (day is None) == (from_offsets is None):
         raise typer.BadParameter("give exactly one of --day or --from-offsets")
     if to_offsets is not None and from_offsets is None:
@@ -95,15 +100,23 @@ def replay(
             manifest = run_manifest(kernels, settings, mode)
             before = _ends_before(reader, bootstrap, target)
             observer = RunObserver() if report is not None else None
-            run = run_fast(reader, EventProducer(bootstrap, target, codec), live, plan, kernels, observer, batch)
+            if mode == "fast":
+                run = run_fast(reader, EventProducer(bootstrap, target, codec), live, plan, kernels, observer, batch)
+                how = "in this process"
+            else:
+                marks = reader.watermarks(live.topic(INPUTS))
+                piped = run_pipeline(bootstrap, live, target, plan, marks, starts, settings, venue, observer, batch)
+                run = piped.run
+                how = f"through the Faust worker, group {piped.group}, {piped.wall_seconds:.1f}s from start to stop"
             written = _written(reader, target, before, set(run.by_topic))
             console.print(
-                f"replayed {run.inputs:,} inputs -> {run.outputs:,} events in {run.seconds:.1f}s: "
+                f"replayed {run.inputs:,} inputs -> {run.outputs:,} events in {run.seconds:.1f}s {how}: "
                 f"{run.rate:,.0f} inputs/s ({_counts(run)})",
                 highlight=False,
             )
+            _print_written(written, target)
             comparison = compare_topics(reader, codec, live, target, run.spans, written, compared)
-    except (KafkaException, DeliveryError, UndecodableRecord) as exc:
+    except (KafkaException, DeliveryError, UndecodableRecord, PipelineReplayError) as exc:
         # The log (or the broker) is not as a replay needs it: say where, without a traceback.
         raise fail(str(exc)) from None
     _print_comparison(comparison, flat, bool(settings), timezone)
@@ -191,6 +204,12 @@ def _written(reader: LogReader, target: Namespace, before: dict[str, dict[int, i
         marks = reader.watermarks(target.topic(name))
         written[name] = {p: (before[name].get(p, 0), high) for p, (_, high) in marks.items() if high > before[name].get(p, 0)}
     return written
+
+
+def _print_written(written: dict[str, OffsetRanges], target: Namespace) -> None:
+    for name, ranges in sorted(written.items()):
+        shown = ", ".join(f"[{p}] [{start:,}, {end:,})" for p, (start, end) in sorted(ranges.items()))
+        console.print(f"  {target.topic(name)} offsets {shown}", highlight=False)
 
 
 def _counts(run: FastRun) -> str:

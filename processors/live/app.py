@@ -25,6 +25,13 @@ derives the lost outputs again, with the same ids and bytes.
 Faust is kept from touching the broker's topic layout: no topic declaration,
 no leader topic, no tables (so no changelog or repartition topics); the
 catalog's topics are created with their settings before the worker starts.
+
+Live reads and writes one namespace. A pipeline replay runs this same worker
+with a ``PipelineConfig`` that reads the live input topic (the very records,
+so derived ids match), writes to its replay namespace under that namespace's
+consumer group, stops at fixed end offsets, and hooks into recovery and into
+each applied input (``processors/replay/pipeline.py``). Every one of those
+settings defaults to live's behaviour.
 """
 
 from __future__ import annotations
@@ -51,8 +58,9 @@ from kernel.consumer import LogReader
 from kernel.producer import EventProducer
 from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
+from processors.engine import TradingKernel
 from processors.live.recovery import Recovery, recover_kernel
-from processors.runner import KernelRunner
+from processors.runner import KernelRunner, Routed
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +79,25 @@ def group_id(namespace: Namespace) -> str:
     return f"{GROUP_PREFIX}.{suffix}" if suffix else GROUP_PREFIX
 
 
+# Called on the kernel thread right after a partition's kernel was rebuilt; raising stops the worker.
+RecoveryHook = Callable[[KernelRunner, Recovery], None]
+# Called on the kernel thread after each input the kernel applied (not for skipped re-deliveries).
+AppliedHook = Callable[[RawRecord, list[Routed], TradingKernel], None]
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
+    """What one kernel worker runs on; everything after ``session_timeout_s`` is for replays.
+
+    ``namespace`` holds the input topic and the snapshots recovery starts from;
+    ``outputs`` (default: the same) receives the derived events and names the
+    consumer group. With ``end_offsets`` (partition -> first offset not to
+    apply; partitions not named apply nothing) records at or past a
+    partition's end are neither applied nor acknowledged, so the group's
+    committed offsets stop exactly there; ``stop_at_end`` then stops at those
+    ends instead of the input's end offsets at start.
+    """
+
     bootstrap_servers: str
     namespace: Namespace
     settings: Mapping[str, str]
@@ -82,6 +107,22 @@ class PipelineConfig:
     batch_max: int = BATCH_MAX
     batch_within_s: float = BATCH_WITHIN_S
     session_timeout_s: float = SESSION_TIMEOUT_S
+    outputs: Namespace | None = None
+    end_offsets: Mapping[int, int] | None = None
+    after_recovery: RecoveryHook | None = None
+    on_applied: AppliedHook | None = None
+
+    @property
+    def output_namespace(self) -> Namespace:
+        return self.namespace if self.outputs is None else self.outputs
+
+    @property
+    def group(self) -> str:
+        return group_id(self.output_namespace)
+
+    def due(self, partition: int, offset: int) -> bool:
+        """Whether the worker applies this input at all (always, unless end offsets bound the run)."""
+        return self.end_offsets is None or offset < self.end_offsets.get(partition, 0)
 
 
 @dataclass
@@ -128,7 +169,7 @@ class KernelPipeline:
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.calendar = TradingCalendar.for_venue(config.venue)
-        self.producer = EventProducer(config.bootstrap_servers, config.namespace)
+        self.producer = EventProducer(config.bootstrap_servers, config.output_namespace)
         self.runners: dict[int, KernelRunner] = {}
         self.stats = PipelineStats()
 
@@ -136,10 +177,16 @@ class KernelPipeline:
         """Applies the records, sends what they derive, and returns once the broker has all of it."""
         if self.stats.first_input_at is None:
             self.stats.first_input_at = time.monotonic()
+        applied = self.config.on_applied
         for record in records:
-            for routed in self._runner(record).apply(record):
+            runner = self._runner(record)
+            fresh = record.offset > runner.kernel.last_applied_offset
+            derived = runner.apply(record)
+            for routed in derived:
                 self.producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
-                self.stats.outputs += 1
+            self.stats.outputs += len(derived)
+            if applied is not None and fresh:
+                applied(record, derived, runner.kernel)
         self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
         for record in records:
             self.stats.next_offsets[record.partition] = max(self.stats.next_offsets.get(record.partition, 0), record.offset + 1)
@@ -162,6 +209,8 @@ class KernelPipeline:
                 self.calendar,
             )
             log.info("recovered %s", recovery.describe())
+            if self.config.after_recovery is not None:
+                self.config.after_recovery(runner, recovery)
             self.stats.recoveries.append(recovery)
             self.runners[record.partition] = runner
         return runner
@@ -199,8 +248,9 @@ ProgressSink = Callable[[PipelineStats], None]
 class LiveWorker:
     """A Faust worker running the kernel agent until stopped (or, with ``stop_at_end``, until done).
 
-    The input's end offsets are read when the worker is made: ``stop_at_end``
-    stops there, and progress displays measure against them.
+    The input's end offsets are read when the worker is made (or taken from
+    the config's ``end_offsets``): ``stop_at_end`` stops there, and progress
+    displays measure against them.
     """
 
     def __init__(self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5) -> None:
@@ -208,7 +258,9 @@ class LiveWorker:
         self.loglevel = loglevel
         self.progress_every_s = progress_every_s
         self.pipeline = KernelPipeline(config)
-        self.ends = end_offsets(config.bootstrap_servers, config.namespace)
+        self.ends = (
+            dict(config.end_offsets) if config.end_offsets is not None else end_offsets(config.bootstrap_servers, config.namespace)
+        )
         self._progress: ProgressSink | None = None
         # One thread for every kernel step: batches, recoveries and revocations never overlap.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
@@ -236,7 +288,7 @@ class LiveWorker:
     def _app(self, datadir: Path) -> faust.App:
         config = self.config
         app = faust.App(
-            group_id(config.namespace),
+            config.group,
             broker=f"kafka://{config.bootstrap_servers}",
             value_serializer="raw",
             key_serializer="raw",
@@ -251,6 +303,8 @@ class LiveWorker:
             broker_session_timeout=config.session_timeout_s,
             # An agent failure stops the worker instead of restarting the agent past unacked inputs.
             agent_supervisor=mode.CrashingSupervisor,
+            # A bounded run leaves the records past its ends unacknowledged on purpose; waiting for them would stall the stop.
+            stream_wait_empty=config.end_offsets is None,
         )
         inputs = app.topic(config.namespace.topic(INPUTS), value_type=bytes, key_type=bytes, internal=False)
         executor, pipeline = self._executor, self.pipeline
@@ -260,10 +314,17 @@ class LiveWorker:
             batches = cast(faust.Stream, stream).noack_take(config.batch_max, within=config.batch_within_s)
             async for events in batches:
                 records = [raw_record(event.message) for event in events]
-                await loop.run_in_executor(executor, pipeline.process, records)
+                due = [config.due(r.partition, r.offset) for r in records]
+                if not all(due):
+                    # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
+                    app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
+                    records = [r for r, d in zip(records, due) if d]
+                if records:
+                    await loop.run_in_executor(executor, pipeline.process, records)
                 # Flushed: only now may Faust commit these offsets.
-                for event in events:
-                    await stream.ack(event)
+                for event, applied in zip(events, due):
+                    if applied:
+                        await stream.ack(event)
 
         app.agent(inputs, name="kernel", concurrency=1)(kernel)
 
@@ -284,13 +345,13 @@ class LiveWorker:
             await asyncio.sleep(self.progress_every_s)
 
     async def _stop_at_end(self, app: faust.App) -> None:
-        """Stops the worker once the group's committed offsets reach the input's end offsets as of start.
+        """Stops the worker once the group's committed offsets reach ``self.ends``.
 
         Committed offsets only move past flushed batches, so reaching the ends
         means every output is durable; the broker, not Faust's memory, is asked.
         """
         loop = asyncio.get_running_loop()
-        probe = CommitProbe(self.config.bootstrap_servers, group_id(self.config.namespace), self.config.namespace.topic(INPUTS))
+        probe = CommitProbe(self.config.bootstrap_servers, self.config.group, self.config.namespace.topic(INPUTS))
         try:
             while True:
                 await asyncio.sleep(STOP_CHECK_S)
@@ -302,5 +363,5 @@ class LiveWorker:
                     break
         finally:
             probe.close()
-        log.info("every input partition is processed and committed up to its end offset at start: stopping")
+        log.info("every input partition is processed and committed up to its end offset: stopping")
         os.kill(os.getpid(), signal.SIGTERM)  # the worker's own graceful stop path

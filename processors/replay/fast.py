@@ -34,11 +34,12 @@ from kernel.derivation import Derivation
 from kernel.events import ConfigChanged, DeadLettered, Envelope
 from kernel.ids import id_from_parts
 from kernel.producer import EventProducer
+from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
 from processors.engine import PRODUCER, TradingKernel, canonical_json
 from processors.replay.report import RunObserver
 from processors.replay.window import PartitionPlan, ReplayPlan
-from processors.runner import KernelRunner
+from processors.runner import KernelRunner, Routed
 
 READ_BATCH = 10_000
 
@@ -68,7 +69,7 @@ def start_kernel(
     if found is not None and state is not None and not flat:
         kernel = TradingKernel.from_state(state, scorer, calendar)
         if overrides:
-            _reconfigure(kernel, overrides, found.event.event_time_ms, plan.start)
+            apply_what_if(kernel, overrides, found.event.event_time_ms, plan.start)
         source = f"snapshot at {found.offset} ({found.event.reason}, after input {found.event.input_offset})"
         return StartState(kernel, source)
     if state is None and not flat and plan.start > 0:
@@ -89,8 +90,12 @@ def _scorer(state: Mapping[str, object] | None) -> Scorer:
     return load_scorer(ScorerSpec(BASELINE_NAME, BASELINE_VERSION))
 
 
-def _reconfigure(kernel: TradingKernel, overrides: Mapping[str, str], event_time_ms: int, start: int) -> None:
-    """Applies what-if settings through the kernel's own config path (as a ConfigChanged right before ``start``)."""
+def apply_what_if(kernel: TradingKernel, overrides: Mapping[str, str], event_time_ms: int, start: int) -> None:
+    """Applies what-if settings through the kernel's own config path (as a ConfigChanged right before ``start``).
+
+    Shared by both replay modes: fast mode calls it on the kernel it restores,
+    pipeline mode on the kernel the worker's recovery rebuilt.
+    """
     event_id = id_from_parts("replay-what-if", kernel.partition, start, canonical_json(dict(overrides)))
     change = ConfigChanged(
         envelope=Envelope(event_id, event_time_ms, PRODUCER, None, event_id),
@@ -155,6 +160,19 @@ class FastRun:
     def rate(self) -> float:
         return self.inputs / self.seconds if self.seconds else 0.0
 
+    def take(self, record: RawRecord, routed: list[Routed], kernel: TradingKernel, observer: RunObserver | None) -> None:
+        """Accounts one applied input and what it derived (both replay modes)."""
+        span = self.spans.get(record.partition)
+        if span is None:
+            span = self.spans[record.partition] = InputSpan(record.partition)
+        span.observe(record.offset, record.timestamp_ms)
+        for item in routed:
+            self.by_type[type(item.event).__name__] += 1
+            self.by_topic[item.spec.name] += 1
+        self.outputs += len(routed)
+        if observer is not None:
+            observer.after(record.partition, record.timestamp_ms, routed, kernel)
+
 
 def run_fast(
     reader: LogReader,
@@ -174,18 +192,12 @@ def run_fast(
             continue
         kernel = kernels[part.partition]
         runner = KernelRunner(kernel, producer.codec)
-        span = run.spans.setdefault(part.partition, InputSpan(part.partition))
         for batch in reader.read(topic, {part.partition: (part.start, part.end)}, batch_size):
             for record in batch:
-                span.observe(record.offset, record.timestamp_ms)
                 routed = runner.apply(record)
                 for item in routed:
                     producer.send(item.spec, item.key, item.event, partition=item.partition)
-                    run.by_type[type(item.event).__name__] += 1
-                    run.by_topic[item.spec.name] += 1
-                run.outputs += len(routed)
-                if observer is not None:
-                    observer.after(part.partition, record.timestamp_ms, routed, kernel)
+                run.take(record, routed, kernel, observer)
     producer.flush()
     run.seconds = time.perf_counter() - started
     return run

@@ -201,7 +201,7 @@ def test_a_what_if_without_compare_skips_the_comparison_and_a_bad_setting_is_ref
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--day", "2013-09-03", "--mode", "pipeline"], "not implemented yet"),
+        (["--day", "2013-09-03", "--mode", "pipeline", "--flat"], "--flat is for --mode fast"),
         (["--from-offsets", f"{ES_PARTITION}:100"], "no kernel snapshot right before input offset 100"),
         (["--day", "2013-09-01"], "not a trading day"),
         (["--day", "2013-09-03", "--from-offsets", "1:5"], "exactly one of --day or --from-offsets"),
