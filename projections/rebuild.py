@@ -68,13 +68,16 @@ def swap(url: str, schema: str, build: str, projections: Sequence[Projection], w
 
     The swap needs the old tables' exclusive locks; while it waits, new readers
     queue behind it. A bounded lock wait (retried) keeps a long reader, such as
-    a big export, from stalling every other reader behind the swap.
+    a big export, from stalling every other reader behind the swap. A reader that
+    holds one table and waits for another can deadlock with the swap, which takes
+    the tables one by one; PostgreSQL then rolls the swap back whole, so it is
+    retried like a lock timeout.
     """
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
             _swap_once(url, schema, build, projections, whole)
             return
-        except psycopg.errors.LockNotAvailable:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == SWAP_ATTEMPTS:
                 raise
             time.sleep(SWAP_BACKOFF_S * attempt)
