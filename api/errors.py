@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -44,6 +46,14 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse(_body("bad_parameter", "a parameter has the wrong type or form", problems=problems), 400)
+
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # Transient by nature: the database is down, or picked this read as a deadlock victim during a
+        # projection swap. The client may simply ask again.
+        message = "the database could not answer this request now; retry shortly"
+        return JSONResponse(_body("database_unavailable", message), 503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
