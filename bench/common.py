@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
+import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from zoneinfo import ZoneInfo
 
-from aitrader.sample import SAMPLE_DAY
 from kernel.admin import TopicAdmin
 from kernel.events import Tick
-from kernel.tickfile import BadRow, TickParser, parse_lines
+from kernel.ingest import read_ticks
 from kernel.topics import CATALOG, Namespace
-
-SAMPLE = SAMPLE_DAY
 
 
 def sample_ticks(limit: int | None = None) -> list[Tick]:
-    parser = TickParser(SAMPLE.name, "ES", "CME", ZoneInfo("America/Chicago"))
-    ticks = []
-    with gzip.open(SAMPLE, "rt") as lines:
-        for item in parse_lines(lines, parser):
-            if isinstance(item, BadRow):
-                raise ValueError(str(item))
-            ticks.append(item)
-            if limit is not None and len(ticks) >= limit:
-                break
-    return ticks
+    return list(itertools.islice(read_ticks(), limit))
 
 
 def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:

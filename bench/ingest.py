@@ -10,7 +10,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from aitrader.stack.endpoints import endpoints
-from bench.common import SAMPLE, rate, sample_ticks, scratch_namespace
+from bench.common import rate, sample_ticks, scratch_namespace
+from kernel.ingest import SAMPLE_DAY as SAMPLE
 from kernel.ingest import publish, validate
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec

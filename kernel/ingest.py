@@ -23,6 +23,9 @@ from kernel.tickfile import BadRow, TickParser, parse_lines
 from kernel.topics import INPUTS
 
 MAX_REPORTED_BAD_ROWS = 20
+# The bundled sample day (data/README.md): real ES trades in CME local time.
+SAMPLE_DAY = Path(__file__).resolve().parent.parent / "data" / "es_2013-09-01_03_ticks.csv.gz"
+CHICAGO = ZoneInfo("America/Chicago")
 
 
 class BadInputError(ValueError):
@@ -64,6 +67,17 @@ def _ticks(path: Path, parser: TickParser) -> Iterator[Tick | BadRow]:
 
 def _parser(path: Path, symbol: str, venue: str, zone: ZoneInfo) -> TickParser:
     return TickParser(source=path.name, symbol=symbol, venue=venue, zone=zone)
+
+
+def read_ticks(path: Path = SAMPLE_DAY, symbol: str = "ES", venue: str = "CME", zone: ZoneInfo = CHICAGO) -> Iterator[Tick]:
+    """Every tick of a file known to be good (the sample day, for benchmarks and tests), in file order.
+
+    Raises ``BadInputError`` at the first bad row rather than skipping it.
+    """
+    for item in _ticks(path, _parser(path, symbol, venue, zone)):
+        if isinstance(item, BadRow):
+            raise BadInputError(item)
+        yield item
 
 
 def validate(path: Path, symbol: str, venue: str, zone: ZoneInfo, skip_bad: bool, progress: Callable[[int], None]) -> IngestReport:

@@ -9,26 +9,21 @@ the live kernel would route them.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from inference.baseline import BaselineScorer
 from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader
 from kernel.events import Tick
 from kernel.producer import EventProducer
-from kernel.tickfile import BadRow, TickParser, parse_lines
+from kernel.ingest import SAMPLE_DAY, read_ticks
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.runner import KernelRunner
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "es_2013-09-01_03_ticks.csv.gz"
-
 
 @dataclass
 class SeedReport:
@@ -37,16 +32,13 @@ class SeedReport:
 
 
 def sample_ticks(
-    limit: int | None = None, step: int = 1, path: Path = SAMPLE, symbol: str = "ES", venue: str = "CME"
+    limit: int | None = None, step: int = 1, path: Path = SAMPLE_DAY, symbol: str = "ES", venue: str = "CME"
 ) -> Iterator[Tick]:
     """Every ``step``-th tick of the sample days, at most ``limit`` of them (all when None).
 
     A step thins the whole file evenly, so a small slice still spans both trading days.
     """
-    with gzip.open(path, "rt", newline="") as lines:
-        parsed = parse_lines(lines, TickParser(path.name, symbol, venue, ZoneInfo("America/Chicago")))
-        good = (t for t in parsed if not isinstance(t, BadRow))
-        yield from itertools.islice(good, 0, None if limit is None else limit * step, step)
+    yield from itertools.islice(read_ticks(path, symbol, venue), 0, None if limit is None else limit * step, step)
 
 
 def produce_inputs(producer: EventProducer, events: Iterable[Tick]) -> int:

@@ -39,3 +39,15 @@ def parse_time_ms(text: str, default_zone: ZoneInfo) -> int:
 
 def format_time_ms(value: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(value / 1000, tz).isoformat(timespec="milliseconds")
+
+
+def setting_pair(text: str, where: str) -> tuple[str, str]:
+    """``'risk.max_order_qty=5'`` -> ``('risk.max_order_qty', '5')``; ``where`` names the source in the error."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise typer.BadParameter(f"{where}: expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def setting_pairs(items: list[str], where: str) -> dict[str, str]:
+    return dict(setting_pair(item, where) for item in items)

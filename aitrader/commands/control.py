@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aitrader.commands.common import console, fail
+from aitrader.commands.common import console, fail, setting_pairs
 from aitrader.stack.endpoints import endpoints
 from kernel.control import publish_settings, publish_trading_state
 from kernel.events import TradingState
@@ -52,12 +52,7 @@ def set_settings(
     namespace: str = NamespaceOption,
 ) -> None:
     """Change settings from this point of the log on (checked here first; the kernel refuses bad ones too)."""
-    settings = {}
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {assignment!r}")
-        settings[key.strip()] = value.strip()
+    settings = setting_pairs(assignments, "settings")
     try:
         validate_settings(settings)
     except ValueError as exc:

@@ -16,9 +16,9 @@ import typer
 
 from aitrader.commands.common import console, fail
 from aitrader.stack.endpoints import endpoints
-from aitrader.sample import SAMPLE_DAY as SAMPLE
 from kernel.consumer import LogReader
 from kernel.ids import id_from_parts
+from kernel.ingest import SAMPLE_DAY as SAMPLE
 from kernel.partitioner import partition_for
 from kernel.records import decode
 from kernel.serde import EventCodec

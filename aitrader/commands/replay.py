@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import typer
 from confluent_kafka import KafkaException
 
-from aitrader.commands.common import console, fail, format_time_ms, zone
+from aitrader.commands.common import console, fail, format_time_ms, setting_pairs, zone
 from aitrader.stack.endpoints import endpoints
 from kernel.admin import TopicAdmin
 from kernel.calendar import TradingCalendar
@@ -79,7 +79,7 @@ def replay(
         raise typer.BadParameter("give exactly one of --day or --from-offsets")
     if to_offsets is not None and from_offsets is None:
         raise typer.BadParameter("--to-offsets needs --from-offsets")
-    settings = _pairs(overrides)
+    settings = setting_pairs(overrides, "--set")
     name = into or (day if day is not None else "offsets")
     if not REPLAY_NAME.match(name):
         raise typer.BadParameter(f"--into {name!r}: use letters, digits, '.', '_' and '-'")
@@ -132,16 +132,6 @@ def replay(
 
 def _shown(value: object) -> str:
     return json.dumps(value, default=str)
-
-
-def _pairs(items: list[str]) -> dict[str, str]:
-    settings: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"--set takes key=value, got {item!r}")
-        settings[key.strip()] = value.strip()
-    return settings
 
 
 def _plan(

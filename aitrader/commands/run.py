@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from aitrader.commands.common import console, fail
+from aitrader.commands.common import console, fail, setting_pair, setting_pairs
 from aitrader.stack.endpoints import endpoints
 from inference.baseline import BaselineScorer
 from inference.scorer import ScorerSpec, load_scorer
@@ -44,16 +44,9 @@ def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str
             for number, line in enumerate(text.splitlines(), start=1):
                 line = line.strip()
                 if line and not line.startswith("#"):
-                    settings.update([_pair(line, f"{settings_file}:{number}")])
-    settings.update(_pair(item, "-s") for item in overrides)
+                    settings.update([setting_pair(line, f"{settings_file}:{number}")])
+    settings.update(setting_pairs(overrides, "-s"))
     return settings
-
-
-def _pair(text: str, where: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise typer.BadParameter(f"{where}: expected key=value, got {text!r}")
-    return key.strip(), value.strip()
 
 
 class ProgressView:

@@ -10,12 +10,12 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from typer.testing import CliRunner
 
 from aitrader.cli import app
-from aitrader.sample import SAMPLE_DAY as SAMPLE
 from kernel.admin import TopicAdmin
 from kernel.consumer import LogReader, decode
 from kernel.events import Tick
-from kernel.serde import EventCodec
+from kernel.ingest import SAMPLE_DAY as SAMPLE
 from kernel.partitioner import partition_for
+from kernel.serde import EventCodec
 from kernel.topics import CATALOG, INPUTS, Namespace
 
 pytestmark = pytest.mark.infra

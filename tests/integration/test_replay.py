@@ -9,14 +9,12 @@ idempotent ``EventProducer``. The ES slice spans a session boundary
 
 from __future__ import annotations
 
-import gzip
 import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import typer
@@ -29,9 +27,9 @@ from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader
 from kernel.records import decode
 from kernel.events import KernelSnapshotTaken, OrderFilled, Tick
+from kernel.ingest import CHICAGO, read_ticks
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
-from kernel.tickfile import TickParser, parse_lines
 from kernel.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
 from processors.engine import TradingKernel
 from processors.replay.fast import InputSpan
@@ -40,8 +38,6 @@ from processors.runner import KernelRunner
 
 pytestmark = pytest.mark.infra
 
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "es_2013-09-01_03_ticks.csv.gz"
-CHICAGO = ZoneInfo("America/Chicago")
 ES_PARTITION = 1  # murmur2("ES") % 3, as every producer of ours partitions
 SNAPSHOT_EVERY = 20_000
 DAY_START = "session-start 2013-09-03"
@@ -52,15 +48,12 @@ def chicago_ms(text: str) -> int:
 
 
 def sample_ticks(from_ms: int | None = None, to_ms: int | None = None) -> list[Tick]:
-    parser = TickParser(SAMPLE.name, "ES", "CME", CHICAGO)
     ticks = []
-    with gzip.open(SAMPLE, "rt") as lines:
-        for tick in parse_lines(lines, parser):
-            assert isinstance(tick, Tick), tick
-            if to_ms is not None and tick.event_time_ms >= to_ms:
-                break
-            if from_ms is None or tick.event_time_ms >= from_ms:
-                ticks.append(tick)
+    for tick in read_ticks():
+        if to_ms is not None and tick.event_time_ms >= to_ms:
+            break
+        if from_ms is None or tick.event_time_ms >= from_ms:
+            ticks.append(tick)
     return ticks
 
 
