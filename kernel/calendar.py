@@ -3,8 +3,9 @@
 A trading day is a session window in the venue's zone, e.g. CME Globex equity
 futures trade day D from 17:00 America/Chicago on the evening before to 16:00
 on D (12:00 on early-close holidays). Sessions come from
-``pandas-market-calendars``, a maintained calendar, not hand-written tables;
-venues without one get plain midnight-to-midnight days in their zone.
+``pandas-market-calendars``, a maintained calendar, not hand-written tables.
+Every venue a symbol may trade on is registered in ``VENUE_CALENDARS``: an
+unknown venue is an error, never a silent fallback to some default sessions.
 
 The schedule is computed once per year and then looked up with bisect, so the
 kernel can ask for every tick.
@@ -14,15 +15,31 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-DAY_MS = 86_400_000
-
-# venue -> (pandas-market-calendars name or None, zone)
-VENUE_CALENDARS: dict[str, tuple[str | None, str]] = {
-    "CME": ("CME_Equity", "America/Chicago"),
+# venue -> (pandas-market-calendars name, zone). The zone is where the venue's files
+# state local time; the calendar decides which trading day an event time belongs to.
+VENUE_CALENDARS: dict[str, tuple[str, str]] = {
+    "CME": ("CME_Equity", "America/Chicago"),  # Globex equity futures: 17:00 the evening before to 16:00
+    "NYSE": ("NYSE", "America/New_York"),  # regular hours 09:30-16:00; closed on US holidays such as Labor Day
+    "EUREX": ("EUREX", "Europe/Berlin"),
 }
+
+
+class UnknownVenue(ValueError):
+    """A venue that has no registered calendar."""
+
+    def __init__(self, venue: str) -> None:
+        super().__init__(f"unknown venue {venue!r}; known venues: {', '.join(sorted(VENUE_CALENDARS))}")
+        self.venue = venue
+
+
+def venue_zone(venue: str) -> ZoneInfo:
+    """The zone in which ``venue`` states local times; ``UnknownVenue`` if it is not registered."""
+    if venue not in VENUE_CALENDARS:
+        raise UnknownVenue(venue)
+    return ZoneInfo(VENUE_CALENDARS[venue][1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +52,7 @@ class Session:
 
 
 class TradingCalendar:
-    def __init__(self, calendar_name: str | None, zone: str) -> None:
+    def __init__(self, calendar_name: str, zone: str) -> None:
         self.calendar_name = calendar_name
         self.zone = ZoneInfo(zone)
         self._years: set[int] = set()
@@ -44,7 +61,9 @@ class TradingCalendar:
 
     @classmethod
     def for_venue(cls, venue: str) -> TradingCalendar:
-        name, zone = VENUE_CALENDARS.get(venue, (None, "UTC"))
+        if venue not in VENUE_CALENDARS:
+            raise UnknownVenue(venue)
+        name, zone = VENUE_CALENDARS[venue]
         return cls(name, zone)
 
     def session_of(self, time_ms: int) -> Session:
@@ -62,7 +81,7 @@ class TradingCalendar:
         for session in self._sessions:
             if session.day == day.isoformat():
                 return session
-        raise ValueError(f"{day.isoformat()} is not a trading day of {self.calendar_name or 'this venue'}")
+        raise ValueError(f"{day.isoformat()} is not a trading day of {self.calendar_name}")
 
     def _ensure_year(self, year: int) -> None:
         if year in self._years:
@@ -74,15 +93,6 @@ class TradingCalendar:
         self._closes = [s.close_ms for s in self._sessions]
 
     def _year_sessions(self, year: int) -> list[Session]:
-        if self.calendar_name is None:
-            first = datetime(year, 1, 1, tzinfo=self.zone)
-            days = (datetime(year + 1, 1, 1, tzinfo=self.zone) - first).days
-            result = []
-            for n in range(days):
-                start = first + timedelta(days=n)
-                end = start + timedelta(days=1)
-                result.append(Session(start.date().isoformat(), _ms(start), _ms(end)))
-            return result
         import pandas_market_calendars as mcal  # heavy import, only for venues that have a calendar
 
         schedule = mcal.get_calendar(self.calendar_name).schedule(f"{year}-01-01", f"{year}-12-31")
@@ -94,3 +104,16 @@ class TradingCalendar:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+class VenueCalendars:
+    """One ``TradingCalendar`` per venue, built on first use (each caches its own years)."""
+
+    def __init__(self) -> None:
+        self._by_venue: dict[str, TradingCalendar] = {}
+
+    def __call__(self, venue: str) -> TradingCalendar:
+        calendar = self._by_venue.get(venue)
+        if calendar is None:
+            calendar = self._by_venue[venue] = TradingCalendar.for_venue(venue)
+        return calendar

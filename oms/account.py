@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from kernel.events import OrderFilled, TradingState
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, Instrument, instrument
 from oms.positions import Position
 from oms.settings import decimal_setting, refuse_unknown_keys
 
@@ -84,7 +84,8 @@ class AccountMonitor:
             self._start_session(session)
         position = self._positions.get(fill.symbol)
         if position is None:
-            multiplier = self._instruments.get(fill.symbol, Instrument(fill.symbol)).multiplier
+            known = self._instruments.get(fill.symbol)
+            multiplier = (known or instrument(fill.symbol, BUILTIN_INSTRUMENT_SETTINGS)).multiplier
             position = self._positions[fill.symbol] = Position(fill.symbol, multiplier)
         position.apply_fill(fill)
         position.mark(fill.last_price)

@@ -37,7 +37,7 @@ from kernel.events import (
     TradingStateChanged,
 )
 from kernel.ids import id_from_parts
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.order import ORDER_EVENT_TYPES, Order
 from oms.positions import Position
 from oms.risk import RATE_WINDOW_MS, RiskContext, RiskEngine, RiskLimits, RiskVerdict
@@ -74,7 +74,7 @@ class OmsBook:
     def __init__(self, symbol: str, settings: Mapping[str, str] | None = None) -> None:
         own = own_settings(symbol, settings or {})
         self.symbol = symbol
-        self.instrument = Instrument.from_settings(symbol, own)
+        self.instrument = instrument(symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **own})
         self._settings = own
         self._risk = RiskEngine(RiskLimits.from_settings(own), self.instrument)
         self._venue = ExecutionSimulator(self.instrument, SimConfig.from_settings(own))
@@ -284,10 +284,10 @@ class OmsBook:
     def _reconfigure(self, settings: Mapping[str, str]) -> None:
         """Merge changed settings; risk and venue rules change, the instrument may not (P&L depends on it)."""
         merged = {**self._settings, **own_settings(self.symbol, settings)}
-        instrument = Instrument.from_settings(self.symbol, merged)
-        if instrument != self.instrument:
+        instrument_now = instrument(self.symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **merged})
+        if instrument_now != self.instrument:
             raise ValueError(f"book {self.symbol}: instrument settings cannot change at run time")
-        risk = RiskEngine(RiskLimits.from_settings(merged), instrument)
+        risk = RiskEngine(RiskLimits.from_settings(merged), instrument_now)
         sim_config = SimConfig.from_settings(merged)
         self._settings = merged
         self._risk = risk

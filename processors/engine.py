@@ -35,6 +35,9 @@ from kernel.events import (
 )
 from kernel.topics import INPUTS
 from oms.book import OmsBook
+from oms.instruments import instruments_from_settings
+from oms.risk import RiskLimits
+from oms.simulator import SimConfig
 from processors.patterns import PatternConfig, PatternEngine
 from processors.strategy import AccountContext, Strategy, StrategyConfig
 
@@ -61,7 +64,9 @@ def validate_settings(settings: Mapping[str, str]) -> None:
         raise ValueError(f"unknown setting(s) {', '.join(stray)}: keys start with one of {', '.join(SETTING_PREFIXES)}")
     PatternConfig.from_settings(settings)
     StrategyConfig.from_settings(settings)
-    OmsBook("_validate", settings)
+    RiskLimits.from_settings(settings)
+    SimConfig.from_settings(settings)
+    instruments_from_settings(settings)
 
 
 @dataclass

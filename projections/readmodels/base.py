@@ -10,7 +10,7 @@ from functools import cached_property
 from kernel.calendar import TradingCalendar
 from kernel.consumer import RawRecord
 from kernel.events import Event
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 
 DEFAULT_VENUE = "CME"
 
@@ -50,4 +50,4 @@ class Context:
         return self.calendar(symbol).session_of(time_ms).day
 
     def multiplier(self, symbol: str) -> Decimal:
-        return Instrument.from_settings(symbol, self.settings).multiplier
+        return instrument(symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **self.settings}).multiplier

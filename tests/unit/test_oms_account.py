@@ -8,9 +8,12 @@ import pytest
 
 from kernel.events import Envelope, OrderFilled, Side, TradingState
 from oms.account import AccountLimits, AccountMonitor
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, Instrument, instrument
 
-INSTRUMENTS = {"ES": Instrument("ES"), "NQ": Instrument("NQ", multiplier=Decimal(20))}
+INSTRUMENTS = {
+    "ES": instrument("ES", BUILTIN_INSTRUMENT_SETTINGS),
+    "NQ": Instrument("NQ", "CME", "USD", multiplier=Decimal(20), tick_size=Decimal("0.25")),
+}
 
 
 def _fill(n: int, symbol: str, side: Side, qty: str, price: str) -> OrderFilled:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kernel.events import OrderIntent, Side, TimeInForce, TradingState
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.risk import CHECKS, RejectReason, RiskContext, RiskEngine, RiskLimits, is_reducing
 from oms.testkit import InputStream
 
@@ -38,7 +38,7 @@ LIMITS = RiskLimits(
     price_collar_bps=D(0),
     max_orders_per_second=3,
 )
-ENGINE = RiskEngine(LIMITS, Instrument("ES"))
+ENGINE = RiskEngine(LIMITS, instrument("ES", BUILTIN_INSTRUMENT_SETTINGS))
 T0 = InputStream().intent(B, 1).event_time_ms + 1_000
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kernel import events as ev
 from kernel.derivation import Derivation
-from oms.instruments import Instrument
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.order import Order
 from oms.simulator import IOC_REMAINDER, ExecutionSimulator, SimConfig
 from oms.testkit import START_MS, InputStream
@@ -17,7 +17,7 @@ from oms.testkit import START_MS, InputStream
 D = Decimal
 B, S = ev.Side.BUY, ev.Side.SELL
 T0 = START_MS
-ES = Instrument("ES")
+ES = instrument("ES", BUILTIN_INSTRUMENT_SETTINGS)
 
 
 def accepted_order(
@@ -231,12 +231,3 @@ def test_sim_config_from_settings() -> None:
         with pytest.raises(ValueError):
             SimConfig.from_settings(bad)
 
-
-def test_instrument_from_settings() -> None:
-    assert Instrument.from_settings("ES", {}) == Instrument("ES", D(50), D("0.25"), D("2.25"))
-    nq = Instrument.from_settings("NQ", {"instrument.NQ.multiplier": "20", "instrument.ES.multiplier": "50"})
-    assert nq.multiplier == 20 and nq.tick_size == D("0.25")
-    for bad in ({"instrument.ES.tick_size": "0"}, {"instrument.ES.fee": "1"}, {"instrument.ES.multiplier": "-5"}):
-        with pytest.raises(ValueError):
-            Instrument.from_settings("ES", bad)
-    assert ES.is_on_tick(D("1650.75")) and not ES.is_on_tick(D("1650.10"))
