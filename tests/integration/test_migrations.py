@@ -16,13 +16,16 @@ The models carry no schema and neither do the revisions: a connection's
 search_path makes the migrated schema the default one, which is the one both
 comparisons inspect, with Alembic's own version table in it left aside.
 Revisions are walked per branch (read models, API keys), from an empty schema
-and from each revision to head, and the newest one down and up again.
+and from each revision to head, and the newest one down and up again. And a
+revision is frozen DDL: it reads neither the models nor any other project code.
 """
 
 from __future__ import annotations
 
+import ast
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -35,6 +38,7 @@ from projections.db import auth_schema, checked_schema, connect, drop_schema, en
 from projections.migrate import MIGRATIONS, current_revisions, downgrade_to, fresh_schema, upgrade_to
 from projections.models import AUTH, READ_MODELS
 
+ROOT = Path(__file__).resolve().parents[2]
 BRANCHES = {"readmodels": READ_MODELS, "auth": AUTH}
 VERSION_TABLE = "alembic_version"
 COMPARE = {"compare_type": True, "compare_server_default": True}
@@ -265,3 +269,26 @@ def test_downgrading_the_newest_revision_undoes_it_and_upgrading_again_redoes_it
 def test_every_branch_is_compared_with_its_models() -> None:
     heads = ScriptDirectory(str(MIGRATIONS)).get_revisions("heads")
     assert {label for head in heads for label in head.branch_labels} == set(BRANCHES)
+
+
+# --- revisions are frozen -------------------------------------------------------
+
+FIRST_PARTY = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+METADATA_DDL = {"create_all", "drop_all", "reflect"}
+
+
+def _unfrozen(path: Path) -> list[str]:
+    """What in a revision would make its DDL follow today's code instead of staying as written."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        modules += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        found += [f"{node.lineno}: imports {m}" for m in modules if m.split(".")[0] in FIRST_PARTY]
+        if isinstance(node, ast.Attribute) and node.attr in METADATA_DDL:
+            found.append(f"{node.lineno}: calls {node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((MIGRATIONS / "versions").glob("*.py")), ids=lambda p: p.name)
+def test_a_revision_is_frozen_ddl_that_reads_no_project_code(path: Path) -> None:
+    assert _unfrozen(path) == []
