@@ -34,7 +34,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from projections.db import auth_schema, checked_schema, connect, drop_schema, engine
+from projections.db import auth_schema, checked_schema, connect, drop_schema, drop_with_companions, engine
 from projections.migrate import MIGRATIONS, current_revisions, downgrade_to, fresh_schema, upgrade_to
 from projections.models import AUTH, READ_MODELS
 
@@ -87,6 +87,7 @@ def altered(metadata: sa.MetaData, change: Callable[[sa.MetaData], None]) -> sa.
 
 
 def empty_schema(database_url: str) -> str:
+    """A new schema with nothing in it (``upgrade_to`` would create it, but ``base`` runs no upgrade)."""
     name = checked_schema(f"test_{secrets.token_hex(4)}")
     with connect(database_url, name) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
@@ -120,12 +121,11 @@ def migrated(database_url: str) -> Iterator[dict[str, str]]:
     """One schema migrated as the services migrate it: each branch's schema, by branch."""
     name = fresh_schema(database_url, "test")
     yield {"readmodels": name, "auth": auth_schema(name)}
-    for schema in (name, auth_schema(name)):
-        drop_schema(database_url, schema)
+    drop_with_companions(database_url, name)
 
 
 @pytest.fixture(scope="module")
-def modelled(database_url: str) -> Iterator[dict[str, dict[str, object]]]:
+def modelled(database_url: str) -> dict[str, dict[str, object]]:
     """The shape ``create_all`` gives each branch's models, by branch."""
     shapes = {}
     for branch, metadata in BRANCHES.items():
@@ -135,7 +135,7 @@ def modelled(database_url: str) -> Iterator[dict[str, dict[str, object]]]:
             shapes[branch] = shape(database_url, name)
         finally:
             drop_schema(database_url, name)
-    yield shapes
+    return shapes
 
 
 def _migrated_to(database_url: str, make: Callable[[], str], revision: str) -> str:
