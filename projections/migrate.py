@@ -3,11 +3,14 @@
 ``upgrade(url, schema)`` brings the read models in ``schema`` and the API keys
 in ``schema_auth`` to the latest revision, creating the schemas if needed. A
 transaction-scoped advisory lock keeps two upgrades of one schema apart.
+``upgrade_to`` and ``downgrade_to`` move one schema to any revision: the tests
+walk every branch up from each revision and back down with them.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -31,21 +34,31 @@ def _config(connection: object, schema: str) -> Config:
     return config
 
 
-def _upgrade_one(url: str, schema: str, target: str) -> None:
+def _migrate(url: str, schema: str, step: Callable[[Config, str], None], target: str) -> None:
     with engine(url, schema, poolclass=NullPool).begin() as conn:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"aitrader-migrate-{schema}",))
         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{checked_schema(schema)}"')
-        command.upgrade(_config(conn, schema), target)
+        step(_config(conn, schema), target)
+
+
+def upgrade_to(url: str, schema: str, target: str) -> None:
+    """``schema`` up to ``target``: a revision, or ``<branch>@head``."""
+    _migrate(url, schema, command.upgrade, target)
+
+
+def downgrade_to(url: str, schema: str, target: str) -> None:
+    """``schema`` down to ``target``: a revision, or ``<branch>@base`` (no table of the branch left)."""
+    _migrate(url, schema, command.downgrade, target)
 
 
 def upgrade_read_models(url: str, schema: str) -> None:
-    _upgrade_one(url, schema, READ_MODELS_HEAD)
+    upgrade_to(url, schema, READ_MODELS_HEAD)
 
 
 def upgrade(url: str, schema: str) -> None:
     """Read models in ``schema``, API keys in its auth schema."""
     upgrade_read_models(url, schema)
-    _upgrade_one(url, auth_schema(schema), AUTH_HEAD)
+    upgrade_to(url, auth_schema(schema), AUTH_HEAD)
 
 
 def current_revisions(url: str, schema: str) -> tuple[str, ...]:

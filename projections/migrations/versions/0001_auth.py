@@ -1,4 +1,8 @@
-"""API keys, first revision: the ``projections.models.AUTH`` tables, in the auth schema.
+"""API keys, first revision: the ``api_keys`` table in the auth schema, as written here.
+
+The DDL is frozen: it says what this revision created and never changes with
+``projections.models``; a change to the table is a new revision.
+``tests/integration/test_migrations.py`` checks that head matches the models.
 
 Revision ID: auth0001
 Revises:
@@ -6,9 +10,8 @@ Revises:
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
-
-from projections.models import AUTH
 
 revision = "auth0001"
 down_revision = None
@@ -17,8 +20,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    AUTH.create_all(op.get_bind())
+    op.create_table(
+        "api_keys",
+        sa.Column("key_id", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("role", sa.Text(), nullable=False),
+        sa.Column("key_hash", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("key_id", name="api_keys_pkey"),
+        sa.CheckConstraint("role IN ('analyst', 'auditor', 'ops')", name="api_keys_role"),
+    )
 
 
 def downgrade() -> None:
-    AUTH.drop_all(op.get_bind())
+    op.drop_table("api_keys")
