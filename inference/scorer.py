@@ -6,7 +6,7 @@ direction and whose magnitude is the conviction. Scores are quantized to
 compares exact decimals: two runs whose float arithmetic differs below 1e-6
 (another CPU, BLAS or execution provider) still make the same decisions, except
 for a value that lands exactly on a rounding boundary, which quantization makes
-vanishingly rare rather than impossible (DESIGN.md section 1). A scorer that is
+vanishingly rare rather than impossible (docs/design.md, "Determinism"). A scorer that is
 not deterministic even at that resolution must have its outputs recorded as
 events instead of recomputed on replay.
 

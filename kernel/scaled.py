@@ -2,7 +2,7 @@
 
 Avro ``decimal`` is avoided on purpose: the schema fingerprint ignores scale and
 precision, so two schemas that disagree on them share a fingerprint and a reader
-would silently misread prices (see ``shared/DESIGN.md`` section 6).
+would silently misread prices (see docs/design.md, "Bytes on the wire").
 """
 
 from __future__ import annotations

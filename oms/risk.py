@@ -23,7 +23,7 @@ so it cannot flip the position even if everything fills. Checks 10 and 11 never
 refuse an order that cannot take |position| above where it already is, so a
 lowered limit never traps a position.
 
-Account-wide limits are split into per-symbol budgets (``shared/DESIGN.md`` §2):
+Account-wide limits are split into per-symbol budgets (docs/design.md, "Limits that span partitions"):
 ``risk.max_gross_exposure`` and ``risk.max_daily_loss`` are this symbol's share;
 the account monitor enforces the aggregate through REDUCING/HALTED events.
 """
