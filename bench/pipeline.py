@@ -20,17 +20,21 @@ import time
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
 from inference.baseline import BaselineScorer
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.events import Event, Tick
 from kernel.producer import EventProducer
 from kernel.topics import INPUTS
 from processors.engine import TradingKernel
 from processors.live.app import LiveWorker, PipelineConfig, end_offsets
 from processors.live.recovery import recover_kernel
+from processors.settings import KernelSettings
+
+
+CALENDARS = VenueCalendars()
 
 
 def pure_kernel(ticks: list[Tick]) -> list[Event]:
-    kernel = TradingKernel(0, {}, BaselineScorer(), TradingCalendar.for_venue("CME"))
+    kernel = TradingKernel(0, KernelSettings.parse(), BaselineScorer(), CALENDARS)
     out: list[Event] = []
     for offset, tick in enumerate(ticks):
         out += kernel.apply(tick, offset)
@@ -41,7 +45,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     ticks = sample_ticks()
     n = len(ticks)
-    TradingCalendar.for_venue("CME").session_of(ticks[0].event_time_ms)  # warm the calendar's year cache
+    CALENDARS("CME").session_of(ticks[0].event_time_ms)  # warm the calendar's year cache
     derived: list[Event] = []
     pure_s, pure_rate = rate(n, lambda: derived.extend(pure_kernel(ticks)))
 
@@ -54,12 +58,12 @@ def main() -> None:
         partition = next(p for p, end in end_offsets(bootstrap, space).items() if end)
 
         scorer = BaselineScorer()
-        calendar = TradingCalendar.for_venue("CME")
+        settings = KernelSettings.parse()
         recovery_s, recovery_rate = rate(
-            n, lambda: recover_kernel(bootstrap, space, partition, n, {}, scorer, calendar)
+            n, lambda: recover_kernel(bootstrap, space, partition, n, settings, scorer, CALENDARS)
         )
 
-        worker = LiveWorker(PipelineConfig(bootstrap, space, {}, scorer, stop_at_end=True), loglevel="warning")
+        worker = LiveWorker(PipelineConfig(bootstrap, space, settings, scorer, stop_at_end=True), loglevel="warning")
         started = time.monotonic()
         code = worker.run()
         wall_s = time.monotonic() - started

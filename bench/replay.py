@@ -24,7 +24,6 @@ from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
 from inference.baseline import BaselineScorer
 from kernel.admin import TopicAdmin
-from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader, OffsetRanges
 from kernel.events import Event
 from kernel.records import RawRecord, decode
@@ -36,6 +35,7 @@ from processors.replay.compare import Comparison, compare_topics
 from processors.replay.fast import FastRun, run_fast, start_kernel
 from processors.replay.pipeline import run_pipeline
 from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
+from processors.settings import KernelSettings
 
 DAY = date(2013, 9, 3)
 T = TypeVar("T")
@@ -47,7 +47,6 @@ def _records(reader: LogReader, topic: str, part: PartitionPlan) -> list[RawReco
 
 def main() -> None:
     bootstrap = endpoints()[0]
-    calendar = TradingCalendar.for_venue("CME")
     codec = EventCodec()
     ticks = sample_ticks()
     with scratch_namespace(bootstrap) as live, LogReader(bootstrap) as reader:
@@ -58,22 +57,22 @@ def main() -> None:
 
         marks = reader.watermarks(live.topic(INPUTS))
         everything = ReplayPlan("all", tuple(PartitionPlan(p, low, high, None) for p, (low, high) in marks.items()))
-        kernels = {p: TradingKernel(p, {}, BaselineScorer(), calendar) for p in marks}
+        kernels = {p: TradingKernel(p, KernelSettings.parse(), BaselineScorer()) for p in marks}
         lived = run_fast(reader, producer, live, everything, kernels)
 
         target, piped_target = Namespace(f"{live.prefix}replay.bench."), Namespace(f"{live.prefix}replay.benchpipe.")
         for space in (target, piped_target):
             TopicAdmin(bootstrap, space).create(REPLAY_TOPICS)
         try:
-            planned_s, plan = _timed(lambda: plan_day(reader, live, calendar, DAY, None, codec))
-            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions if p.inputs}
+            planned_s, plan = _timed(lambda: plan_day(reader, live, DAY, None, codec))
+            starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
             replayed = run_fast(
                 reader, EventProducer(bootstrap, target, codec), live, plan, {p: s.kernel for p, s in starts.items()}
             )
             compared_s, comparison = _timed(lambda: _compared(reader, codec, live, target, replayed))
 
             # The same day through the live Faust worker, into its own replay namespace.
-            starts = {p.partition: start_kernel(p, calendar, {}) for p in plan.partitions if p.inputs}
+            starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
             piped = run_pipeline(bootstrap, live, piped_target, plan, reader.watermarks(live.topic(INPUTS)), starts, {})
             piped_comparison = _compared(reader, codec, live, piped_target, piped.run)
 
@@ -82,7 +81,7 @@ def main() -> None:
             raw = _records(reader, live.topic(INPUTS), day)
             decoded: list[Event] = []
             decode_s, decode_rate = rate(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
-            kernel = start_kernel(day, calendar, {}).kernel
+            kernel = start_kernel(day, {}).kernel
             kernel_s, kernel_rate = rate(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
         finally:
             for space in (target, piped_target):

@@ -79,7 +79,7 @@ def publish_settings(
 ) -> list[tuple[int, Event]]:
     """A configuration change from this point of the log on.
 
-    The caller checks ``settings`` first (``processors.engine.validate_settings``,
+    The caller checks ``settings`` first (``processors.settings.validate_change``,
     which this layer cannot import); the kernel refuses bad ones too.
     """
     changed = dict(settings)

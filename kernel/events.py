@@ -234,6 +234,48 @@ class OrderExpired(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TradingStateApplied(Event):
+    """The kernel applied a kill-switch input: the trading states its partition holds from here on.
+
+    ``symbol`` and ``state`` repeat what was asked (``symbol`` None: the whole
+    partition). ``partition_state`` holds for every symbol of the partition,
+    those not seen yet included; ``symbol_states`` are the states set for single
+    symbols. A symbol trades under the more severe of its own and the
+    partition's, so this event alone tells what any symbol may do.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.TradingStateApplied"
+    partition: int
+    symbol: str | None
+    state: TradingState
+    partition_state: TradingState
+    symbol_states: dict[str, str]
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigApplied(Event):
+    """The kernel applied settings: what is in force on its partition from here on.
+
+    ``changed`` is the change as applied (for a kernel that starts empty: all its
+    settings); ``settings`` are the partition-wide settings after it, reference
+    data (``instrument.*``) included, and ``symbol_settings`` each symbol's
+    overrides. The read side (projections, the account monitor) takes its
+    instruments from these events, so it values fills as the kernel booked them.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.ConfigApplied"
+    partition: int
+    symbol: str | None
+    changed: dict[str, str]
+    settings: dict[str, str]
+    symbol_settings: dict[str, dict[str, str]]
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
 class KernelSnapshotTaken(Event):
     """The kernel's whole state for one partition after applying ``input_offset``.
 
@@ -297,6 +339,8 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     OrderFilled,
     OrderCanceled,
     OrderExpired,
+    TradingStateApplied,
+    ConfigApplied,
     KernelSnapshotTaken,
     DeadLettered,
     AuditCheckpointSealed,

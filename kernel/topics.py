@@ -38,6 +38,12 @@ SIGNALS = TopicSpec("signals", SYMBOL_PARTITIONS, "symbol", "Pattern signals wit
 INTENTS = TopicSpec("intents", SYMBOL_PARTITIONS, "symbol", "Scored order intents from the strategy.")
 ORDERS = TopicSpec("orders", SYMBOL_PARTITIONS, "symbol", "Order lifecycle: initialized, accepted, rejected, canceled, expired.")
 FILLS = TopicSpec("fills", SYMBOL_PARTITIONS, "symbol", "Executions (OrderFilled) from the execution simulator or a venue.")
+CONTROL = TopicSpec(
+    "control",
+    SYMBOL_PARTITIONS,
+    "partition",
+    "What each kernel applied of its control inputs: the trading states and settings in force on its partition.",
+)
 SNAPSHOTS = TopicSpec("snapshots", SYMBOL_PARTITIONS, "symbol", "Kernel state per partition at session boundaries and intervals.")
 MANIFESTS = TopicSpec("manifests", 1, "run", "Run manifests: code, config, model and schema versions of each run.")
 DEAD_LETTER = TopicSpec("dead-letter", 1, "source topic", "Records that could not be processed, with the reason.")
@@ -49,6 +55,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     INTENTS,
     ORDERS,
     FILLS,
+    CONTROL,
     SNAPSHOTS,
     MANIFESTS,
     DEAD_LETTER,
@@ -56,7 +63,7 @@ CATALOG: tuple[TopicSpec, ...] = (
 )
 
 # What the kernel derives from its inputs: the topics a replay rebuilds and compares.
-DERIVED: tuple[TopicSpec, ...] = (SIGNALS, INTENTS, ORDERS, FILLS)
+DERIVED: tuple[TopicSpec, ...] = (SIGNALS, INTENTS, ORDERS, FILLS, CONTROL)
 
 
 def by_name(name: str) -> TopicSpec:
@@ -99,6 +106,8 @@ def topic_for(event: object) -> TopicSpec:
         events.OrderCanceled: ORDERS,
         events.OrderExpired: ORDERS,
         events.OrderFilled: FILLS,
+        events.TradingStateApplied: CONTROL,
+        events.ConfigApplied: CONTROL,
         events.KernelSnapshotTaken: SNAPSHOTS,
         events.RunManifestRecorded: MANIFESTS,
         events.DeadLettered: DEAD_LETTER,

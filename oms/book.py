@@ -1,12 +1,17 @@
 """The per-symbol OMS facade the kernel driver calls: orders, position, risk and venue together.
 
-Four inputs, each returning the events it caused, in the order they happened:
+Five inputs, each returning the events it caused, in the order they happened:
 - ``on_intent``: OrderInitialized, then OrderAccepted or OrderRejected (risk).
 - ``on_tick``: marks the position, then the venue's fills, IOC cancels and DAY expiries.
-- ``on_control``: kill switch and config changes; HALTED cancels every open order,
-  REDUCING cancels the open orders that could grow the position (a switch that left
-  orders working would not stop trading).
+- ``set_trading_state``: the kill switch as the kernel resolved it for this symbol;
+  HALTED cancels every open order, REDUCING cancels the open orders that could grow
+  the position (a switch that left orders working would not stop trading).
+- ``reconfigure``: new risk limits and venue rules (the instrument never changes).
 - ``on_session_start``: a new trading day (daily P&L, rate window, loss latch).
+
+The book is configured with typed values (``BookConfig``); the kernel parses the
+settings once (``processors.settings``) and tracks sessions and trading states for
+every symbol, so the book keeps neither.
 
 Every event is applied to the orders and the position before it is returned, so
 the book is always the fold of the events it emitted. Ids and times come from the
@@ -16,13 +21,12 @@ caller's ``Derivation`` and the input's event time.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from kernel.derivation import Derivation
 from kernel.events import (
-    ConfigChanged,
     Envelope,
     Event,
     OrderAccepted,
@@ -34,10 +38,9 @@ from kernel.events import (
     Tick,
     TimeInForce,
     TradingState,
-    TradingStateChanged,
 )
 from kernel.ids import id_from_parts
-from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
+from oms.instruments import Instrument
 from oms.order import ORDER_EVENT_TYPES, Order
 from oms.positions import Position
 from oms.risk import RATE_WINDOW_MS, RiskContext, RiskEngine, RiskLimits, RiskVerdict
@@ -46,10 +49,13 @@ from oms.simulator import ExecutionSimulator, SimConfig
 _ZERO = Decimal(0)
 
 
-def own_settings(symbol: str, settings: Mapping[str, str]) -> dict[str, str]:
-    """The keys the OMS of ``symbol`` reads; everything else belongs to other stages."""
-    prefixes = ("risk.", "sim.", f"instrument.{symbol}.")
-    return {k: v for k, v in settings.items() if k.startswith(prefixes)}
+@dataclass(frozen=True, slots=True)
+class BookConfig:
+    """What one symbol's book is configured with."""
+
+    instrument: Instrument
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    sim: SimConfig = field(default_factory=SimConfig)
 
 
 class OmsBook:
@@ -58,31 +64,26 @@ class OmsBook:
     __slots__ = (
         "symbol",
         "instrument",
-        "_settings",
         "_risk",
         "_venue",
         "_position",
         "_orders",
         "_trading_state",
-        "_session_id",
         "_seen_intents",
         "_previous_seen_intents",
         "_accept_times",
         "_loss_latched",
     )
 
-    def __init__(self, symbol: str, settings: Mapping[str, str] | None = None) -> None:
-        own = own_settings(symbol, settings or {})
-        self.symbol = symbol
-        self.instrument = instrument(symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **own})
-        self._settings = own
-        self._risk = RiskEngine(RiskLimits.from_settings(own), self.instrument)
-        self._venue = ExecutionSimulator(self.instrument, SimConfig.from_settings(own))
-        self._position = Position(symbol, self.instrument.multiplier)
+    def __init__(self, config: BookConfig, trading_state: TradingState = TradingState.ACTIVE) -> None:
+        self.symbol = config.instrument.symbol
+        self.instrument = config.instrument
+        self._risk = RiskEngine(config.risk, self.instrument)
+        self._venue = ExecutionSimulator(self.instrument, config.sim)
+        self._position = Position(self.symbol, self.instrument.multiplier)
         # Open orders only, in acceptance order (dicts keep insertion order); closed ones leave after their last event.
         self._orders: dict[str, Order] = {}
-        self._trading_state = TradingState.ACTIVE
-        self._session_id: str | None = None
+        self._trading_state = trading_state
         # Intent ids of this session and the one before: the duplicate guard's memory, bounded to two days.
         self._seen_intents: set[str] = set()
         self._previous_seen_intents: set[str] = set()
@@ -102,10 +103,6 @@ class OmsBook:
     @property
     def trading_state(self) -> TradingState:
         return self._trading_state
-
-    @property
-    def session_id(self) -> str | None:
-        return self._session_id
 
     @property
     def position_qty(self) -> Decimal:
@@ -209,28 +206,27 @@ class OmsBook:
         self._apply(events)
         return events
 
-    def on_control(self, event: TradingStateChanged | ConfigChanged, derivation: Derivation) -> list[Event]:
-        """Apply a kill-switch or config event meant for this symbol (``symbol`` None means all)."""
-        if event.symbol is not None and event.symbol != self.symbol:
-            return []
-        if isinstance(event, ConfigChanged):
-            self._reconfigure(event.settings)
-            return []
-        self._trading_state = event.state
-        if event.state is TradingState.ACTIVE:
+    def set_trading_state(self, state: TradingState, cause: Event, derivation: Derivation) -> list[Event]:
+        """Trade under ``state`` from now on; returns the cancels it takes (``cause`` is the kill-switch input)."""
+        self._trading_state = state
+        if state is TradingState.ACTIVE:
             return []
         events: list[Event] = []
-        for order_id in self._orders_to_cancel(event.state):
-            events += self._venue.cancel_order(
-                order_id, f"TRADING_{event.state.value}", event.event_time_ms, event.event_id, derivation
-            )
+        for order_id in self._orders_to_cancel(state):
+            events += self._venue.cancel_order(order_id, f"TRADING_{state.value}", cause.event_time_ms, cause.event_id, derivation)
         self._apply(events)
         return events
 
-    def on_session_start(self, session_id: str) -> None:
+    def reconfigure(self, config: BookConfig) -> None:
+        """New risk limits and venue rules; the instrument may not change (P&L depends on it)."""
+        if config.instrument != self.instrument:
+            raise ValueError(f"book {self.symbol}: instrument settings cannot change at run time")
+        self._risk = RiskEngine(config.risk, self.instrument)
+        self._venue.config = config.sim
+
+    def on_session_start(self) -> None:
         """A new trading day: daily P&L from here, an empty rate window, the loss latch released."""
         self._position.start_session()
-        self._session_id = session_id
         self._accept_times.clear()
         self._loss_latched = False
         self._previous_seen_intents = self._seen_intents
@@ -281,26 +277,12 @@ class OmsBook:
                 doomed.append(order.order_id)
         return doomed
 
-    def _reconfigure(self, settings: Mapping[str, str]) -> None:
-        """Merge changed settings; risk and venue rules change, the instrument may not (P&L depends on it)."""
-        merged = {**self._settings, **own_settings(self.symbol, settings)}
-        instrument_now = instrument(self.symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **merged})
-        if instrument_now != self.instrument:
-            raise ValueError(f"book {self.symbol}: instrument settings cannot change at run time")
-        risk = RiskEngine(RiskLimits.from_settings(merged), instrument_now)
-        sim_config = SimConfig.from_settings(merged)
-        self._settings = merged
-        self._risk = risk
-        self._venue.config = sim_config
-
     # --- snapshots ----------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
-            "settings": dict(sorted(self._settings.items())),
             "trading_state": self._trading_state.value,
-            "session_id": self._session_id,
             "position": self._position.to_state(),
             "orders": [order.to_state() for order in self._orders.values()],
             "venue": self._venue.to_state(),
@@ -311,10 +293,11 @@ class OmsBook:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> OmsBook:
-        book = cls(state["symbol"], state["settings"])
-        book._trading_state = TradingState(state["trading_state"])
-        book._session_id = state["session_id"]
+    def from_state(cls, config: BookConfig, state: dict[str, Any]) -> OmsBook:
+        """The book a snapshot holds, configured with ``config`` (the settings travel with the kernel's state)."""
+        if state["symbol"] != config.instrument.symbol:
+            raise ValueError(f"book state of {state['symbol']} with the config of {config.instrument.symbol}")
+        book = cls(config, TradingState(state["trading_state"]))
         book._position = Position.from_state(state["position"])
         book._orders = {order.order_id: order for order in map(Order.from_state, state["orders"])}
         book._venue = ExecutionSimulator.from_state(book.instrument, book._venue.config, state["venue"])

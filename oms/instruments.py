@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from kernel.calendar import VENUE_CALENDARS, UnknownVenue
+from kernel.events import ConfigApplied
 from oms.settings import decimal_setting
 
 PREFIX = "instrument."
@@ -130,3 +131,26 @@ def instrument(symbol: str, settings: Mapping[str, str]) -> Instrument:
     if found is None:
         raise UnknownInstrument(symbol)
     return found
+
+
+class ReferenceData:
+    """The instruments each partition's kernel announced (``ConfigApplied``), for the read side.
+
+    Projections and the account monitor value fills with exactly the
+    instruments the kernel that booked them had; until a partition's kernel
+    announces its settings, the built-in instruments stand for it.
+    """
+
+    def __init__(self) -> None:
+        self._builtin = instruments_from_settings(BUILTIN_INSTRUMENT_SETTINGS)
+        self._by_partition: dict[int, dict[str, Instrument]] = {}
+
+    def apply(self, event: ConfigApplied) -> None:
+        self._by_partition[event.partition] = instruments_from_settings(event.settings)
+
+    def instrument(self, partition: int, symbol: str) -> Instrument:
+        """The instrument of ``symbol`` on ``partition``; ``UnknownInstrument`` when its kernel defined none."""
+        found = self._by_partition.get(partition, self._builtin).get(symbol)
+        if found is None:
+            raise UnknownInstrument(symbol)
+        return found

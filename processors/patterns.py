@@ -28,8 +28,9 @@ breaks the first bar that may fire is bar ``PatternConfig.warmup_bars``
 (1-based; 32 with the defaults). After each signal a pattern stays silent for
 ``cooldown_bars`` bars.
 
-Sessions: the caller passes a session id with every tick. A new id closes the
-open bar (its patterns still see the old session), resets the session VWAP and
+Sessions: the kernel, which tracks each symbol's trading session (its venue's
+calendar), calls ``start_session`` before the first tick of a new one. That closes
+the open bar (its patterns still see the old session), resets the session VWAP and
 the VWAP band state, and the first bar of the new session measures no return
 (the break is not a one-bar move: ``bar_return`` and ``zscore`` read 0.0).
 EMAs, volatility and the volume average carry over.
@@ -205,7 +206,6 @@ class PatternEngine:
         "_ema_slow",
         "_returns",
         "_volume_ema",
-        "_session_id",
         "_prev_close",
         "_spread_sign",
         "_outside_band",
@@ -224,7 +224,6 @@ class PatternEngine:
         self._ema_slow = Ema(config.ema_slow)
         self._returns = RollingStats(config.vol_window)
         self._volume_ema = Ema(config.volume_window)
-        self._session_id: str | None = None
         self._prev_close: float | None = None  # None: the next bar measures no return
         self._spread_sign = 0  # side of the fast EMA after the last bar: -1, 0 (not yet), 1
         self._outside_band = False
@@ -235,7 +234,7 @@ class PatternEngine:
 
     # --- input ---------------------------------------------------------------
 
-    def on_tick(self, tick: Tick, derivation: Derivation, session_id: str) -> list[Signal]:
+    def on_tick(self, tick: Tick, derivation: Derivation) -> list[Signal]:
         """Apply one trade; returns the signals it fired (when it closed a bar), in pattern order.
 
         Raises ``ValueError`` (state untouched) on another symbol's tick, a
@@ -248,20 +247,18 @@ class PatternEngine:
         if not (0.0 < price < _INF and 0.0 <= size < _INF):
             raise ValueError(f"tick {tick.event_id}: bad price {tick.price} or size {tick.size}")
         signals: list[Signal] = []
-        if session_id != self._session_id:
-            signals = self._start_session(session_id, tick, derivation)
         closed = self._bars.on_trade(tick.envelope.event_time_ms, price, size)
         if closed is not None:
             # The closed bar is judged against the VWAP of the ticks before this one.
-            signals += self._close_bar(closed, tick, derivation)
+            signals = self._close_bar(closed, tick, derivation)
         self._vwap.update(price, size)
         self._last_price = price
         return signals
 
-    def _start_session(self, session_id: str, tick: Tick, derivation: Derivation) -> list[Signal]:
+    def start_session(self, tick: Tick, derivation: Derivation) -> list[Signal]:
+        """A new trading session starts with ``tick`` (applied next): close the open bar, reset the session's state."""
         closed = self._bars.flush()
         signals = [] if closed is None else self._close_bar(closed, tick, derivation)
-        self._session_id = session_id
         self._vwap.reset()
         self._prev_close = None
         self._outside_band = False
@@ -383,10 +380,6 @@ class PatternEngine:
         return self._vwap.value
 
     @property
-    def session_id(self) -> str | None:
-        return self._session_id
-
-    @property
     def bars_closed(self) -> int:
         return self._bars_closed
 
@@ -402,14 +395,12 @@ class PatternEngine:
     def to_state(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
-            "config": self.config.to_settings(),
             "bars": self._bars.to_state(),
             "vwap": self._vwap.to_state(),
             "ema_fast": self._ema_fast.to_state(),
             "ema_slow": self._ema_slow.to_state(),
             "returns": self._returns.to_state(),
             "volume_ema": self._volume_ema.to_state(),
-            "session_id": self._session_id,
             "prev_close": self._prev_close,
             "spread_sign": self._spread_sign,
             "outside_band": self._outside_band,
@@ -420,21 +411,20 @@ class PatternEngine:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> PatternEngine:
-        engine = cls(state["symbol"], PatternConfig.from_settings(state["config"]))
+    def from_state(cls, config: PatternConfig, state: dict[str, Any]) -> PatternEngine:
+        """The engine a snapshot holds, under ``config``; ``ValueError`` when its indicator windows do not fit."""
+        engine = cls(state["symbol"], config)
         engine._bars = BarBuilder.from_state(state["bars"])
         engine._vwap = SessionVwap.from_state(state["vwap"])
         engine._ema_fast = Ema.from_state(state["ema_fast"])
         engine._ema_slow = Ema.from_state(state["ema_slow"])
         engine._returns = RollingStats.from_state(state["returns"])
         engine._volume_ema = Ema.from_state(state["volume_ema"])
-        config = engine.config
         restored = (engine._bars.bar_ms, engine._ema_fast.period, engine._ema_slow.period,
                     engine._returns.window, engine._volume_ema.period)
         expected = (config.bar_ms, config.ema_fast, config.ema_slow, config.vol_window, config.volume_window)
         if restored != expected:
             raise ValueError(f"snapshot indicators {restored} do not match its config {expected}")
-        engine._session_id = state["session_id"]
         prev_close = state["prev_close"]
         engine._prev_close = None if prev_close is None else float(prev_close)
         engine._spread_sign = int(state["spread_sign"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel.records import RawRecord, UndecodableRecord, decode
-from kernel.events import DeadLettered, Envelope, Event, KernelSnapshotTaken
+from kernel.events import ConfigApplied, DeadLettered, Envelope, Event, KernelSnapshotTaken, TradingStateApplied
 from kernel.ids import id_from_record
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, TopicSpec, topic_for
@@ -49,7 +49,8 @@ def dead_letter(record: RawRecord, logical_topic: str, stage: str, reason: str, 
 
 def route(event: Event, partition: int) -> Routed:
     spec = topic_for(event)
-    if isinstance(event, KernelSnapshotTaken):
+    if isinstance(event, (KernelSnapshotTaken, TradingStateApplied, ConfigApplied)):
+        # Partition state: it stays on the kernel's own partition whatever its symbols hash to.
         return Routed(spec, f"partition-{partition}", partition, event)
     if isinstance(event, DeadLettered):
         return Routed(spec, event.source_topic, None, event)

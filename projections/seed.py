@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.baseline import BaselineScorer
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
 from kernel.events import Tick
 from kernel.producer import EventProducer
@@ -24,6 +24,7 @@ from kernel.ingest import SAMPLE_DAY, read_ticks
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.runner import KernelRunner
+from processors.settings import KernelSettings
 
 @dataclass
 class SeedReport:
@@ -55,12 +56,13 @@ def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: 
     report = SeedReport()
     producer = EventProducer(bootstrap, namespace)
     report.ticks = produce_inputs(producer, ticks)
-    calendar = TradingCalendar.for_venue("CME")
+    calendars = VenueCalendars()
+    parsed = KernelSettings.parse(settings)
     topic = namespace.topic(INPUTS)
     with LogReader(bootstrap) as reader:
         marks = reader.watermarks(topic)
         for partition, (low, high) in sorted(marks.items()):
-            runner = KernelRunner(TradingKernel(partition, settings or {}, BaselineScorer(), calendar))
+            runner = KernelRunner(TradingKernel(partition, parsed, BaselineScorer(), calendars))
             for batch in reader.read(topic, {partition: (low, high)}):
                 for record in batch:
                     for routed in runner.apply(record):

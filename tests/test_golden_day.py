@@ -14,11 +14,11 @@ import pytest
 
 from bench.common import sample_ticks
 from inference.baseline import BaselineScorer
-from kernel.calendar import TradingCalendar
 from kernel.events import Event, KernelSnapshotTaken, OrderFilled, Tick
 from kernel.serde import EventCodec
-from kernel.topics import DERIVED, topic_for
+from kernel.topics import CONTROL, DERIVED, topic_for
 from processors.engine import TradingKernel
+from processors.settings import KernelSettings
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +28,16 @@ GOLDEN_COUNTS = {
     "OrderInitialized": 82,
     "OrderAccepted": 82,
     "OrderFilled": 94,
-    "KernelSnapshotTaken": 5,  # one at the 2013-09-03 session start, then every 100,000 inputs
+    "ConfigApplied": 1,  # the settings the kernel starts with, announced at its first input
+    "KernelSnapshotTaken": 6,  # at each session start (2013-09-02, the first tick; 2013-09-03), then every 100,000 inputs
 }
-# SHA-256 over the encoded signals, intents, order events and fills, in derivation order.
+# SHA-256 over the encoded signals, intents, order events and fills, in derivation order (the kernel's
+# trading decisions; unchanged since the first kernel, through the multi-symbol work).
 GOLDEN_DIGEST = "c120879ee447b97899f45c9fd41803ac965070c66fc3c9c5fcb985db6919d6ee"
 
 
 def _kernel() -> TradingKernel:
-    return TradingKernel(1, {}, BaselineScorer(), TradingCalendar.for_venue("CME"))
+    return TradingKernel(1, KernelSettings.parse(), BaselineScorer())
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,12 @@ def test_counts_and_digest_of_the_derived_events_are_pinned(day: tuple[list[Tick
     codec = EventCodec()
     digest = hashlib.sha256()
     for event in derived:
-        if topic_for(event) in DERIVED:
+        if topic_for(event) in DERIVED and topic_for(event) is not CONTROL:
             digest.update(codec.encode(event))
     assert dict(Counter(type(e).__name__ for e in derived)) == GOLDEN_COUNTS
     assert digest.hexdigest() == GOLDEN_DIGEST
+    (announced,) = [e for e in derived if topic_for(e) is CONTROL]
+    assert announced.settings == KernelSettings.parse().values
 
 
 def test_every_fill_links_back_to_a_tick_and_an_intent(day: tuple[list[Tick], list[Event]]) -> None:
@@ -90,7 +94,7 @@ def test_a_kernel_restored_from_the_session_snapshot_continues_exactly(run: tupl
     snapshot = next(
         e for _, e in caused if isinstance(e, KernelSnapshotTaken) and e.reason == "session-start 2013-09-03"
     )
-    restored = TradingKernel.from_state(json.loads(snapshot.state_json), BaselineScorer(), TradingCalendar.for_venue("CME"))
+    restored = TradingKernel.from_state(json.loads(snapshot.state_json), BaselineScorer())
     start = snapshot.input_offset + 1
     replayed = [e for offset in range(start, len(ticks)) for e in restored.apply(ticks[offset], offset)]
     original = [e for offset, e in caused if offset >= start]

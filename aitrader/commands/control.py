@@ -9,7 +9,7 @@ from aitrader.stack.endpoints import endpoints
 from kernel.control import publish_settings, publish_trading_state
 from kernel.events import TradingState
 from kernel.topics import Namespace
-from processors.engine import validate_settings
+from processors.settings import validate_change
 
 control_app = typer.Typer(help="Kill switch (halt, reduce, resume) and configuration changes.", no_args_is_help=True)
 
@@ -54,7 +54,7 @@ def set_settings(
     """Change settings from this point of the log on (checked here first; the kernel refuses bad ones too)."""
     settings = setting_pairs(assignments, "settings")
     try:
-        validate_settings(settings)
+        validate_change(settings, symbol)
     except ValueError as exc:
         raise fail(f"refused: {exc}") from None
     written = publish_settings(endpoints()[0], Namespace(namespace), settings, symbol, reason, actor)

@@ -22,8 +22,9 @@ from confluent_kafka import KafkaException
 
 from aitrader.commands.common import console, fail, format_time_ms, setting_pairs, zone
 from aitrader.stack.endpoints import endpoints
+from kernel import __version__
 from kernel.admin import TopicAdmin
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader, OffsetRanges
 from kernel.digest import Divergence, LoggedEvent
 from kernel.partitioner import partition_for
@@ -45,7 +46,7 @@ DIVERGED = 1
 
 
 def replay(
-    day: str | None = typer.Option(None, "--day", help="Trading day YYYY-MM-DD: the venue's session (CME 2013-09-03 opens 2013-09-02 17:00 CT)."),
+    day: str | None = typer.Option(None, "--day", help="Trading day YYYY-MM-DD: each partition's day, from its session-start snapshot to its next day's (CME 2013-09-03 opens 2013-09-02 17:00 CT)."),
     from_offsets: str | None = typer.Option(None, "--from-offsets", help="First input offsets, P:O[,P:O...]; each must follow a snapshot."),
     to_offsets: str | None = typer.Option(None, "--to-offsets", help="End input offsets (exclusive), P:O[,...]; default the log's end."),
     symbols: str | None = typer.Option(None, "--symbols", help="Comma-separated symbols: replay only the partitions holding them."),
@@ -56,7 +57,6 @@ def replay(
     compare: bool = typer.Option(False, "--compare", help="Compare with live even for a --set or --flat run."),
     report: Path | None = typer.Option(None, "--report", file_okay=False, help="Write report.json, fills.csv, equity.csv and equity.png here."),
     namespace: str = typer.Option("", "--namespace", help="Prefix of the live topics (tests, experiments); live uses none."),
-    venue: str = typer.Option("CME", help="Venue whose trading calendar defines the sessions (as the live kernel)."),
     tz: str = typer.Option("America/Chicago", help="Zone of printed times."),
     batch: int = typer.Option(READ_BATCH, min=1, help="Input records per read (fast) or per worker batch (pipeline)."),
 ) -> None:
@@ -85,14 +85,13 @@ def replay(
         raise typer.BadParameter(f"--into {name!r}: use letters, digits, '.', '_' and '-'")
     live = Namespace(namespace)
     target = Namespace(f"{namespace}replay.{name}.")
-    calendar = TradingCalendar.for_venue(venue)
     compared = compare or not (flat or settings)
     bootstrap = endpoints()[0]
     codec = EventCodec()
     try:
         with LogReader(bootstrap) as reader:
-            plan = _plan(reader, live, calendar, codec, day, from_offsets, to_offsets, symbols)
-            starts = _starts(plan, calendar, settings, flat)
+            plan = _plan(reader, live, codec, day, from_offsets, to_offsets, symbols)
+            starts = _starts(plan, settings, flat)
             _print_plan(plan, starts, live, target, timezone)
             if plan.inputs == 0:
                 raise fail("no inputs in that range: nothing to replay")
@@ -105,7 +104,7 @@ def replay(
                 how = "in this process"
             else:
                 marks = reader.watermarks(live.topic(INPUTS))
-                piped = run_pipeline(bootstrap, live, target, plan, marks, starts, settings, venue, observer, batch)
+                piped = run_pipeline(bootstrap, live, target, plan, marks, starts, settings, observer, batch)
                 run = piped.run
                 how = f"through the Faust worker, group {piped.group}, {piped.wall_seconds:.1f}s from start to stop"
             written = _written(reader, target, before, set(run.by_topic))
@@ -119,7 +118,7 @@ def replay(
     except (KafkaException, DeliveryError, UndecodableRecord, PipelineReplayError) as exc:
         # The log (or the broker) is not as a replay needs it: say where, without a traceback.
         raise fail(str(exc)) from None
-    _print_comparison(comparison, flat, bool(settings), timezone)
+    _print_comparison(comparison, flat, bool(settings), timezone, starts)
     if report is not None and observer is not None:
         title = f"replay {plan.label} into {target.prefix}" + (f" with {settings}" if settings else "")
         described = {p: s.source for p, s in starts.items()}
@@ -137,7 +136,6 @@ def _shown(value: object) -> str:
 def _plan(
     reader: LogReader,
     live: Namespace,
-    calendar: TradingCalendar,
     codec: EventCodec,
     day: str | None,
     from_offsets: str | None,
@@ -154,7 +152,7 @@ def _plan(
                 parsed = date.fromisoformat(day)
             except ValueError:
                 raise typer.BadParameter(f"--day {day!r} is not YYYY-MM-DD") from None
-            return plan_day(reader, live, calendar, parsed, wanted, codec)
+            return plan_day(reader, live, parsed, wanted, codec)
         try:
             starts = parse_offsets(from_offsets or "")
             ends = parse_offsets(to_offsets) if to_offsets is not None else None
@@ -164,13 +162,14 @@ def _plan(
     except ReplayPlanError as exc:
         raise fail(str(exc)) from None
     if wanted is not None:
-        plan = ReplayPlan(plan.label, tuple(p for p in plan.partitions if p.partition in wanted), plan.session)
+        plan = ReplayPlan(plan.label, tuple(p for p in plan.partitions if p.partition in wanted), plan.day)
     return plan
 
 
-def _starts(plan: ReplayPlan, calendar: TradingCalendar, settings: dict[str, str], flat: bool) -> dict[int, StartState]:
+def _starts(plan: ReplayPlan, settings: dict[str, str], flat: bool) -> dict[int, StartState]:
+    calendars = VenueCalendars()
     try:
-        return {p.partition: start_kernel(p, calendar, settings, flat) for p in plan.partitions if p.inputs}
+        return {p.partition: start_kernel(p, settings, flat, calendars) for p in plan.partitions if p.inputs}
     except ValueError as exc:
         raise fail(str(exc)) from None
 
@@ -208,11 +207,7 @@ def _counts(run: FastRun) -> str:
 
 def _print_plan(plan: ReplayPlan, starts: dict[int, StartState], live: Namespace, target: Namespace, tz: ZoneInfo) -> None:
     where = f"live topics {live.prefix + '*' if live.prefix else '(no prefix)'} -> {target.prefix}*"
-    if plan.session is not None:
-        opened, closed = format_time_ms(plan.session.open_ms, tz), format_time_ms(plan.session.close_ms, tz)
-        console.print(f"replay {plan.label}: session {opened} .. {closed}; {where}", highlight=False)
-    else:
-        console.print(f"replay {plan.label}; {where}", highlight=False)
+    console.print(f"replay {plan.label}; {where}", highlight=False)
     for part in plan.partitions:
         state = starts.get(part.partition)
         begin = state.source if state is not None else "nothing to replay"
@@ -223,7 +218,7 @@ def _print_plan(plan: ReplayPlan, starts: dict[int, StartState], live: Namespace
         )
 
 
-def _print_comparison(comparison: Comparison, flat: bool, what_if: bool, tz: ZoneInfo) -> None:
+def _print_comparison(comparison: Comparison, flat: bool, what_if: bool, tz: ZoneInfo, starts: dict[int, StartState]) -> None:
     for topic in comparison.topics:
         replayed = f"replay {topic.replay.sha256[:16]} ({topic.replay.events:,} events)"
         if topic.live is None:
@@ -239,6 +234,13 @@ def _print_comparison(comparison: Comparison, flat: bool, what_if: bool, tz: Zon
         total = sum(t.replay.events for t in comparison.topics)
         console.print(f"[green]deterministic[/]: the replay derived the same {total:,} events as live, byte for byte")
         return
+    for partition, start in sorted(starts.items()):
+        if start.recorded_by is not None and start.recorded_by != __version__:
+            # Said first: other code deriving other events is expected, not a determinism failure.
+            console.print(
+                f"[bold yellow]code version differs[/]: partition {partition}'s day was recorded by kernel/{start.recorded_by}, "
+                f"this replay runs kernel/{__version__}"
+            )
     first = comparison.first_divergence
     console.print("[bold red]DIVERGED[/] from live")
     if first is not None:

@@ -14,11 +14,10 @@ from aitrader.stack.endpoints import endpoints
 from inference.baseline import BaselineScorer
 from inference.scorer import ScorerSpec, load_scorer
 from kernel.admin import TopicAdmin
-from kernel.calendar import TradingCalendar
 from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
 from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
 from processors.live.manifest import record_manifest
+from processors.settings import KernelSettings
 
 LOG_EVERY_S = 5.0
 
@@ -96,7 +95,6 @@ def processors(
     stop_at_end: bool = typer.Option(
         False, "--stop-at-end", help="Exit once every input partition's end offset at start is processed and committed."
     ),
-    venue: str = typer.Option("CME", help="Venue whose trading calendar decides the sessions."),
     model: str = typer.Option(BaselineScorer.name, help="Scorer name."),
     model_version: str = typer.Option(BaselineScorer.version, help="Scorer version; refused if this build cannot run exactly it."),
     batch: int = typer.Option(BATCH_MAX, min=1, help="Most inputs applied per produce-flush-commit step."),
@@ -109,22 +107,21 @@ def processors(
     On start each partition's kernel is rebuilt from its latest snapshot and the
     inputs after it, and a run manifest is recorded.
     """
-    settings = parse_settings(settings_file, overrides)
     try:
+        settings = KernelSettings.parse(parse_settings(settings_file, overrides))  # refuses bad settings now
         scorer = load_scorer(ScorerSpec(model, model_version))
-        TradingKernel(0, settings, scorer, TradingCalendar.for_venue(venue))  # refuses bad settings now, not at the first tick
     except ValueError as exc:
         raise fail(str(exc)) from None
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
-    manifest = record_manifest(bootstrap, space, settings, scorer)
+    manifest = record_manifest(bootstrap, space, settings.values, scorer)
     console.print(
         f"run manifest {manifest.event_id} (config {manifest.config_hash[:12]}, {scorer.name} {scorer.version}); "
         f"group {group_id(space)}",
         highlight=False,
     )
-    config = PipelineConfig(bootstrap, space, settings, scorer, venue=venue, stop_at_end=stop_at_end, batch_max=batch)
+    config = PipelineConfig(bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch)
     worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
     with ProgressView(worker.ends) as view:
         code = worker.run(view)

@@ -26,7 +26,7 @@ from kernel.control import publish_settings, publish_trading_state
 from kernel.events import Event, TradingState
 from kernel.producer import DeliveryError
 from kernel.topics import INPUTS, Namespace
-from processors.engine import validate_settings
+from processors.settings import validate_change
 
 OPS = ("ops",)
 router = APIRouter(tags=["control"])
@@ -101,7 +101,7 @@ def change_settings(
 ) -> dict[str, Any]:
     symbol = params.symbol(body.symbol)
     try:
-        validate_settings(body.settings)
+        validate_change(body.settings, symbol)
     except ValueError as exc:
         raise ApiError(422, "settings_refused", str(exc)) from None
     return _publish(

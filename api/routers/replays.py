@@ -26,7 +26,7 @@ from api.auth import STATUS, require
 from api.errors import ApiError, bad_request
 from api.replay_jobs import ReplayJobs, ReplaySpec
 from api.settings import ApiSettings
-from processors.engine import validate_settings
+from processors.settings import validate_change
 from processors.replay.window import parse_offsets
 
 REPORTS_ROOT = Path(tempfile.gettempdir()) / "aitrader-replays"
@@ -90,7 +90,7 @@ def _spec(body: ReplayRequest) -> ReplaySpec:
         raise bad_request("bad_into", f"into {body.into!r}: use letters, digits, '.', '_' and '-' (at most 101)", parameter="into")
     overrides = dict(body.overrides or {})
     try:
-        validate_settings(overrides)
+        validate_change(overrides)
     except ValueError as exc:
         raise ApiError(422, "settings_refused", str(exc)) from None
     return ReplaySpec(

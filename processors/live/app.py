@@ -53,7 +53,7 @@ import mode
 from confluent_kafka import Consumer, TopicPartition
 
 from inference.scorer import Scorer
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
 from kernel.producer import EventProducer
 from kernel.records import RawRecord
@@ -61,6 +61,7 @@ from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.live.recovery import Recovery, recover_kernel
 from processors.runner import KernelRunner, Routed
+from processors.settings import KernelSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,8 @@ class PipelineConfig:
 
     bootstrap_servers: str
     namespace: Namespace
-    settings: Mapping[str, str]
+    settings: KernelSettings
     scorer: Scorer
-    venue: str = "CME"
     stop_at_end: bool = False
     batch_max: int = BATCH_MAX
     batch_within_s: float = BATCH_WITHIN_S
@@ -168,7 +168,7 @@ class KernelPipeline:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
-        self.calendar = TradingCalendar.for_venue(config.venue)
+        self.calendars = VenueCalendars()
         self.producer = EventProducer(config.bootstrap_servers, config.output_namespace)
         self.runners: dict[int, KernelRunner] = {}
         self.stats = PipelineStats()
@@ -206,7 +206,7 @@ class KernelPipeline:
                 record.offset,
                 self.config.settings,
                 self.config.scorer,
-                self.calendar,
+                self.calendars,
             )
             log.info("recovered %s", recovery.describe())
             if self.config.after_recovery is not None:

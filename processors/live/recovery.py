@@ -7,24 +7,28 @@ before C applied again. Their outputs are discarded: they are on the log
 already (or, for inputs the crashed worker applied but never flushed, they
 are derived again when those inputs are processed live, with the same ids).
 With no snapshot the kernel starts empty and applies [0, C).
+
+A snapshot this code cannot read (another state format, written by other
+code) is passed over for an earlier readable one, down to an empty kernel:
+the log holds every input, so the state is rebuilt either way, only slower.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from inference.scorer import Scorer
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
 from kernel.events import KernelSnapshotTaken
 from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, SNAPSHOTS, Namespace
-from processors.engine import TradingKernel
+from processors.engine import SNAPSHOT_FORMAT, TradingKernel, snapshot_origin
 from processors.runner import KernelRunner
+from processors.settings import KernelSettings
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +50,12 @@ class Recovery:
 def latest_snapshot(
     reader: LogReader, namespace: Namespace, partition: int, before_offset: int, codec: EventCodec
 ) -> KernelSnapshotTaken | None:
-    """The snapshot of ``partition`` with the highest ``input_offset`` below ``before_offset``.
+    """The readable snapshot of ``partition`` with the highest ``input_offset`` below ``before_offset``.
 
     Snapshots are rare (a few per trading day), so the whole partition is read.
     The topic may hold a snapshot twice (re-emitted after a crash): both copies
-    are the same state, so either one does.
+    are the same state, so either one does. Snapshots of another state format
+    are skipped with a warning.
     """
     topic = namespace.topic(SNAPSHOTS)
     low, high = reader.watermarks(topic)[partition]
@@ -61,6 +66,11 @@ def latest_snapshot(
             if not isinstance(event, KernelSnapshotTaken) or event.partition != partition:
                 continue
             if event.input_offset < before_offset and (best is None or event.input_offset > best.input_offset):
+                form, code = snapshot_origin(json.loads(event.state_json))
+                if form != SNAPSHOT_FORMAT:
+                    log.warning("partition %d: passing over the snapshot after input %d: state format %d of kernel/%s",
+                                partition, event.input_offset, form, code)
+                    continue
                 best = event
     return best
 
@@ -70,9 +80,9 @@ def recover_kernel(
     namespace: Namespace,
     partition: int,
     next_offset: int,
-    settings: Mapping[str, str],
+    settings: KernelSettings,
     scorer: Scorer,
-    calendar: TradingCalendar,
+    calendars: VenueCalendars,
 ) -> tuple[KernelRunner, Recovery]:
     """A runner whose kernel has applied exactly the inputs of ``partition`` before ``next_offset``.
 
@@ -83,10 +93,10 @@ def recover_kernel(
     with LogReader(bootstrap_servers) as reader:
         snapshot = latest_snapshot(reader, namespace, partition, next_offset, codec) if next_offset > 0 else None
         if snapshot is None:
-            kernel = TradingKernel(partition, settings, scorer, calendar)
+            kernel = TradingKernel(partition, settings, scorer, calendars)
         else:
-            kernel = TradingKernel.from_state(json.loads(snapshot.state_json), scorer, calendar)
-            if kernel.settings != dict(settings):
+            kernel = TradingKernel.from_state(json.loads(snapshot.state_json), scorer, calendars)
+            if kernel.settings != settings:
                 log.warning(
                     "partition %d: the snapshot's settings differ from this run's; the snapshot's stay in force "
                     "(change settings on a running kernel with a ConfigChanged input)",

@@ -28,18 +28,19 @@ from dataclasses import dataclass, field
 from inference.baseline import NAME as BASELINE_NAME
 from inference.baseline import VERSION as BASELINE_VERSION
 from inference.scorer import Scorer, ScorerSpec, load_scorer
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
 from kernel.derivation import Derivation
-from kernel.events import ConfigChanged, DeadLettered, Envelope
+from kernel.events import ConfigApplied, ConfigChanged, DeadLettered, Envelope
 from kernel.ids import id_from_parts
 from kernel.producer import EventProducer
 from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
-from processors.engine import PRODUCER, TradingKernel, canonical_json
+from processors.engine import PRODUCER, TradingKernel, canonical_json, snapshot_origin
 from processors.replay.report import RunObserver
 from processors.replay.window import PartitionPlan, ReplayPlan
 from processors.runner import KernelRunner, Routed
+from processors.settings import KernelSettings
 
 READ_BATCH = 10_000
 
@@ -50,37 +51,39 @@ class StartState:
 
     kernel: TradingKernel
     source: str
+    recorded_by: str | None = None  # code version of the snapshot it came from
 
     @property
     def settings(self) -> dict[str, str]:
-        return dict(self.kernel.settings)
+        return dict(self.kernel.settings.values)
 
 
 def start_kernel(
     plan: PartitionPlan,
-    calendar: TradingCalendar,
     overrides: Mapping[str, str],
     flat: bool = False,
+    calendars: VenueCalendars | None = None,
 ) -> StartState:
     """The kernel a partition's replay starts with; ``ValueError`` when it cannot be built as asked."""
     found = plan.snapshot
     state = json.loads(found.event.state_json) if found is not None else None
     scorer = _scorer(state)
     if found is not None and state is not None and not flat:
-        kernel = TradingKernel.from_state(state, scorer, calendar)
+        kernel = TradingKernel.from_state(state, scorer, calendars)
         if overrides:
             apply_what_if(kernel, overrides, found.event.event_time_ms, plan.start)
         source = f"snapshot at {found.offset} ({found.event.reason}, after input {found.event.input_offset})"
-        return StartState(kernel, source)
+        return StartState(kernel, source, snapshot_origin(state)[1])
     if state is None and not flat and plan.start > 0:
         raise ValueError(
             f"partition {plan.partition}: no kernel snapshot right before input offset {plan.start}; "
             "start at a snapshot (aitrader log read --topic snapshots shows their input_offset) or replay --flat"
         )
-    settings = {**(state["settings"] if state is not None else {}), **overrides}
+    recorded = KernelSettings.parse() if state is None else KernelSettings.from_state(state)
+    settings = recorded.changed(overrides, None) if overrides else recorded
     why = "--flat" if flat else "the log's start"
     origin = "settings of the snapshot" if state is not None else "default settings"
-    return StartState(TradingKernel(plan.partition, settings, scorer, calendar), f"empty ({why}; {origin})")
+    return StartState(TradingKernel(plan.partition, settings, scorer, calendars), f"empty ({why}; {origin})")
 
 
 def _scorer(state: Mapping[str, object] | None) -> Scorer:
@@ -108,8 +111,10 @@ def apply_what_if(kernel: TradingKernel, overrides: Mapping[str, str], event_tim
     refused = [e for e in derived if isinstance(e, DeadLettered)]
     if refused:
         raise ValueError(f"--set refused by the kernel: {refused[0].reason}")
-    if derived:
-        raise ValueError(f"--set made the kernel emit {len(derived)} events before the first input; refusing")
+    # The kernel announces what it applied; a what-if is not on the input log, so neither is its announcement.
+    unexpected = [e for e in derived if not isinstance(e, ConfigApplied)]
+    if unexpected:
+        raise ValueError(f"--set made the kernel emit {len(unexpected)} events before the first input; refusing")
 
 
 @dataclass

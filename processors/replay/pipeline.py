@@ -44,6 +44,7 @@ from processors.replay.fast import FastRun, StartState, apply_what_if
 from processors.replay.report import RunObserver
 from processors.replay.window import PartitionPlan, ReplayPlan
 from processors.runner import KernelRunner, Routed
+from processors.settings import KernelSettings
 
 # A crashed earlier run may still hold the group until its session times out; commits are refused until then.
 COMMIT_RETRY_S = 45.0
@@ -167,7 +168,6 @@ def run_pipeline(
     marks: OffsetRanges,
     starts: Mapping[int, StartState],
     overrides: Mapping[str, str],
-    venue: str = "CME",
     observer: RunObserver | None = None,
     batch_max: int = BATCH_MAX,
     loglevel: str = "warning",
@@ -182,9 +182,8 @@ def run_pipeline(
     config = PipelineConfig(
         bootstrap_servers,
         inputs,
-        {},  # seeds only a kernel starting empty (a range from offset 0): default settings, as fast mode
+        KernelSettings.parse(),  # seeds only a kernel starting empty (a range from offset 0): default settings, as fast mode
         _scorer(starts),
-        venue=venue,
         stop_at_end=True,
         batch_max=batch_max,
         outputs=target,

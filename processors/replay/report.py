@@ -89,7 +89,7 @@ class RunObserver:
             self.sample(time_ms, kernel)
 
     def sample(self, time_ms: int, kernel: TradingKernel) -> None:
-        for symbol, state in kernel.symbols.items():
+        for symbol, state in sorted(kernel.symbols.items()):
             book = state.book
             self.samples.append(EquitySample(time_ms, symbol, str(book.position_qty), str(book.daily_pnl)))
 
@@ -102,7 +102,7 @@ def pnl_by_symbol(kernels: Mapping[int, TradingKernel]) -> dict[str, dict[str, A
             book = state.book
             result[symbol] = {
                 "partition": partition,
-                "session": book.session_id,
+                "session": state.session,
                 "position": str(book.position_qty),
                 "avg_entry_price": None if book.avg_entry_price is None else str(book.avg_entry_price),
                 "last_price": None if book.last_price is None else str(book.last_price),
@@ -126,8 +126,8 @@ def run_manifest(kernels: Mapping[int, TradingKernel], overrides: Mapping[str, s
         "overrides": dict(sorted(overrides.items())),
         "partitions": {
             str(partition): {
-                "settings": dict(sorted(kernel.settings.items())),
-                "config_hash": config_hash(kernel.settings),
+                **kernel.settings.to_state(),
+                "config_hash": config_hash(kernel.settings.values),
                 "scorer": {"name": kernel.scorer.name, "version": kernel.scorer.version,
                            "sha256": getattr(kernel.scorer, "sha256", None)},
             }
@@ -188,8 +188,7 @@ def summary(
     return {
         "title": title,
         "plan": plan.label,
-        "session": None if plan.session is None else {"day": plan.session.day, "open_ms": plan.session.open_ms,
-                                                      "close_ms": plan.session.close_ms},
+        "day": plan.day,
         "inputs": {
             str(p.partition): {"start": p.start, "end": p.end, "start_state": starts.get(p.partition)}
             for p in plan.partitions

@@ -1,12 +1,19 @@
 """Which inputs a replay re-runs, and the kernel state it starts from.
 
-A trading day's inputs are found by time: per partition, the records of the
-input topic from the previous session's close to the day's close (ticks in the
-break before the open already belong to the day, as the kernel's calendar
-says). The starting state is the ``session-start DAY`` snapshot of that
-partition, which the live kernel took just before the day's first input; its
-``input_offset`` must be the offset just before the day's first input, or the
-log contradicts itself and the replay refuses.
+A trading day of a partition runs from its ``session-start DAY`` snapshot to
+the next ``session-start`` snapshot (or, for a day not over yet, the log's
+end). The kernel takes that snapshot at the first input of the day on its
+partition (the partition's first ever included), where "the day" is the latest
+session any of its symbols is in, each by its own venue's calendar: when
+venues that open at different times share a partition, the day starts with
+the first of them to open and lasts until the partition's next day begins.
+The snapshot is the state live had right there, so a replay of the day starts
+from it and re-runs exactly the inputs live applied in that day.
+
+The snapshot is found by time: the kernel stamps it with the time of the tick
+that began the day, which lies within a few days before the day's date (a
+venue's session for day D may open the evening before, after a weekend or a
+holiday) and the day itself.
 
 Explicit ranges (``--from-offsets``) start from the snapshot taken right after
 input ``start - 1`` (any reason), so a replay can begin at any snapshot.
@@ -16,17 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timezone
 
-from kernel.calendar import Session, TradingCalendar
 from kernel.consumer import LogReader
 from kernel.events import KernelSnapshotTaken
 from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, SNAPSHOTS, Namespace
 
-# How far back to look for the previous trading day (long holiday weekends included).
-PREVIOUS_SESSION_SEARCH_DAYS = 14
+SESSION_START = "session-start "
+# Where to look for a day's session-start snapshot, around the day's date (UTC midnight).
+OPENS_UP_TO_DAYS_BEFORE = 4
+# How far after the day to look for the next day's snapshot (long holiday weekends included).
+NEXT_DAY_WITHIN_DAYS = 15
 
 
 class ReplayPlanError(ValueError):
@@ -59,7 +68,7 @@ class PartitionPlan:
 class ReplayPlan:
     label: str  # "day 2013-09-03" or "offsets"
     partitions: tuple[PartitionPlan, ...]
-    session: Session | None = None
+    day: str | None = None
 
     @property
     def inputs(self) -> int:
@@ -79,16 +88,6 @@ def parse_offsets(text: str) -> dict[int, int]:
     if not result:
         raise ValueError("no PARTITION:OFFSET pairs given")
     return result
-
-
-def previous_close(calendar: TradingCalendar, session: Session) -> int:
-    day = date.fromisoformat(session.day)
-    for back in range(1, PREVIOUS_SESSION_SEARCH_DAYS + 1):
-        try:
-            return calendar.session(day - timedelta(days=back)).close_ms
-        except ValueError:
-            continue
-    raise ReplayPlanError(f"no trading day in the {PREVIOUS_SESSION_SEARCH_DAYS} days before {session.day}")
 
 
 def find_snapshot(
@@ -119,37 +118,53 @@ def timestamp_at(reader: LogReader, topic: str, partition: int, offset: int) -> 
     raise ReplayPlanError(f"{topic}[{partition}] has no record at offset {offset}")
 
 
+def _midnight_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def _session_day(snapshot: KernelSnapshotTaken) -> str | None:
+    return snapshot.reason[len(SESSION_START) :] if snapshot.reason.startswith(SESSION_START) else None
+
+
 def plan_day(
     reader: LogReader,
     namespace: Namespace,
-    calendar: TradingCalendar,
     day: date,
     partitions: set[int] | None,
     codec: EventCodec | None = None,
 ) -> ReplayPlan:
-    """The day's inputs per partition (found by time) and each partition's ``session-start`` snapshot."""
+    """Each partition's inputs of trading day ``day``, from its ``session-start`` snapshot to its next day's."""
     codec = codec or EventCodec()
-    try:
-        session = calendar.session(day)
-    except ValueError as exc:
-        raise ReplayPlanError(str(exc)) from None
-    opened = previous_close(calendar, session)
-    topic = namespace.topic(INPUTS)
-    ranges = reader.window(topic, opened, session.close_ms)
-    reason = f"session-start {session.day}"
+    wanted_day = day.isoformat()
+    around = _midnight_ms(day)
+    marks = reader.watermarks(namespace.topic(INPUTS))
     plans = []
-    for partition, (start, end) in sorted(ranges.items()):
-        if (partitions is not None and partition not in partitions) or end <= start:
+    traded = False
+    for partition, (_, high) in sorted(marks.items()):
+        found = find_snapshot(
+            reader, codec, namespace, partition,
+            around - OPENS_UP_TO_DAYS_BEFORE * 86_400_000, around + 86_400_000,
+            lambda s: _session_day(s) == wanted_day,
+        )
+        if found is None:
+            continue  # no symbol of this partition traded that day (or its kernel has not reached it)
+        traded = True
+        if partitions is not None and partition not in partitions:
             continue
-        found = find_snapshot(reader, codec, namespace, partition, opened, session.close_ms, lambda s: s.reason == reason)
-        if found is not None and found.event.input_offset + 1 != start:
-            raise ReplayPlanError(
-                f"partition {partition}: the {reason!r} snapshot follows input offset {found.event.input_offset}, "
-                f"but the day's first input by time is at offset {start}; replay an explicit range instead "
-                f"(--from-offsets {partition}:{found.event.input_offset + 1})"
-            )
+        start = found.event.input_offset + 1
+        following = find_snapshot(
+            reader, codec, namespace, partition,
+            found.event.event_time_ms, around + NEXT_DAY_WITHIN_DAYS * 86_400_000,
+            lambda s: (_session_day(s) or "") > wanted_day,
+        )
+        end = high if following is None else following.event.input_offset + 1
         plans.append(PartitionPlan(partition, start, end, found))
-    return ReplayPlan(f"day {session.day}", tuple(plans), session)
+    if not traded:
+        raise ReplayPlanError(
+            f"no partition has a 'session-start {wanted_day}' snapshot: no symbol traded that day, or the kernel has "
+            "not processed it yet (aitrader log read --topic snapshots lists the days it has)"
+        )
+    return ReplayPlan(f"day {wanted_day}", tuple(plans), wanted_day)
 
 
 def plan_offsets(

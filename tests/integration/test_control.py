@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 from aitrader.cli import app
 from inference.baseline import BaselineScorer
-from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader, decode
 from kernel.events import ConfigChanged, Tick, TradingState, TradingStateChanged
 from kernel.partitioner import partition_for
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
+from processors.settings import KernelSettings
 from processors.runner import KernelRunner
 
 pytestmark = pytest.mark.infra
@@ -48,7 +48,7 @@ def test_halt_lands_behind_the_ticks_with_their_event_time_and_the_kernel_obeys(
     assert halt.event_time_ms == events[1].event_time_ms == records[-1].timestamp_ms  # not the wall clock
     assert (halt.state, halt.symbol, halt.reason) == (TradingState.HALTED, "ES", "drill")
 
-    kernel = KernelRunner(TradingKernel(records[0].partition, {}, BaselineScorer(), TradingCalendar.for_venue("CME")))
+    kernel = KernelRunner(TradingKernel(records[0].partition, KernelSettings.parse(), BaselineScorer()))
     for record in records:
         kernel.apply(record)
     assert kernel.kernel.symbols["ES"].book.trading_state is TradingState.HALTED

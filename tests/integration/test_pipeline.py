@@ -22,7 +22,6 @@ import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from inference.baseline import BaselineScorer
-from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader
 from kernel.events import Event, OrderFilled, RunManifestRecorded, Tick
 from kernel.ingest import publish, validate
@@ -31,6 +30,7 @@ from kernel.records import RawRecord, decode
 from kernel.serde import EventCodec
 from kernel.topics import DERIVED, FILLS, INPUTS, MANIFESTS, SIGNALS, SNAPSHOTS, Namespace, TopicSpec
 from processors.engine import TradingKernel
+from processors.settings import KernelSettings
 from processors.live.app import CommitProbe, group_id
 from processors.live.manifest import build_manifest
 from processors.runner import KernelRunner
@@ -88,7 +88,7 @@ def _pure_kernel(inputs: list[RawRecord]) -> list[Derived]:
     for record in inputs:
         runner = runners.get(record.partition)
         if runner is None:
-            kernel = TradingKernel(record.partition, {}, BaselineScorer(), TradingCalendar.for_venue("CME"))
+            kernel = TradingKernel(record.partition, KernelSettings.parse(), BaselineScorer())
             runner = runners[record.partition] = KernelRunner(kernel)
         for routed in runner.apply(record):
             derived.append(Derived(record.offset, routed.spec.name, routed.event.event_id, CODEC.encode(routed.event)))
@@ -202,7 +202,7 @@ def test_the_pipeline_derives_what_the_pure_kernel_derives(kafka_bootstrap: str,
     manifests = [decode(CODEC, r) for r in _log_records(kafka_bootstrap, namespace, (MANIFESTS,))[MANIFESTS.name]]
     assert len(manifests) == 1 and isinstance(manifests[0], RunManifestRecorded)
     assert manifests[0].event_time_ms == ticks.inputs[-1].timestamp_ms
-    assert manifests[0] == build_manifest({}, BaselineScorer(), ticks.inputs[-1].timestamp_ms)
+    assert manifests[0] == build_manifest(KernelSettings.parse().values, BaselineScorer(), ticks.inputs[-1].timestamp_ms)
 
     # A second run finds everything committed: it derives nothing and records the same manifest again.
     _run_to_end(kafka_bootstrap, namespace, log)

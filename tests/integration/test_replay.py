@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 from aitrader.commands.replay import replay
 from inference.baseline import BaselineScorer
 from kernel.admin import TopicAdmin
-from kernel.calendar import TradingCalendar
 from kernel.consumer import LogReader
 from kernel.records import decode
 from kernel.events import KernelSnapshotTaken, OrderFilled, Tick
@@ -32,6 +31,7 @@ from kernel.producer import EventProducer
 from kernel.serde import EventCodec
 from kernel.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
 from processors.engine import TradingKernel
+from processors.settings import KernelSettings
 from processors.replay.fast import InputSpan
 from processors.replay.window import parse_offsets
 from processors.runner import KernelRunner
@@ -75,7 +75,7 @@ def publish_and_run_live(bootstrap: str, space: Namespace, ticks: list[Tick]) ->
     duplicated = ""
     with LogReader(bootstrap) as reader:
         for partition, (low, high) in reader.watermarks(space.topic(INPUTS)).items():
-            kernel = TradingKernel(partition, {}, BaselineScorer(), TradingCalendar.for_venue("CME"), SNAPSHOT_EVERY)
+            kernel = TradingKernel(partition, KernelSettings.parse(), BaselineScorer(), snapshot_every=SNAPSHOT_EVERY)
             runner = KernelRunner(kernel, codec)
             for batch in reader.read(space.topic(INPUTS), {partition: (low, high)}):
                 for record in batch:
@@ -140,7 +140,7 @@ def test_a_replayed_day_is_identical_to_live_and_reports_it(live_log: LiveLog, t
     determinism = report["determinism"]
     assert determinism["identical"] is True
     topics = determinism["topics"]
-    assert set(topics) == {"signals", "intents", "orders", "fills"}
+    assert set(topics) == {"signals", "intents", "orders", "fills", "control"}
     assert all(t["live"]["sha256"] == t["replay"]["sha256"] for t in topics.values())
     assert topics["intents"]["replay"]["events"] > 0 and topics["fills"]["replay"]["events"] > 0
     assert topics["fills"]["live"]["duplicates"] == 1  # the re-sent fill counted once
@@ -196,7 +196,7 @@ def test_a_what_if_without_compare_skips_the_comparison_and_a_bad_setting_is_ref
     [
         (["--day", "2013-09-03", "--mode", "pipeline", "--flat"], "--flat is for --mode fast"),
         (["--from-offsets", f"{ES_PARTITION}:100"], "no kernel snapshot right before input offset 100"),
-        (["--day", "2013-09-01"], "not a trading day"),
+        (["--day", "2013-09-01"], "no partition has a 'session-start 2013-09-01' snapshot"),
         (["--day", "2013-09-03", "--from-offsets", "1:5"], "exactly one of --day or --from-offsets"),
         (["--from-offsets", "1:x"], "expected PARTITION:OFFSET"),
         (["--day", "2013-09-03", "--symbols", "NQ"], "no inputs in that range"),  # NQ hashes to partition 0, empty here

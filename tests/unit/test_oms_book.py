@@ -11,28 +11,22 @@ from kernel import events as ev
 from kernel.derivation import Derivation
 from kernel.ids import id_from_parts
 from kernel.serde import EventCodec
-from oms.book import OmsBook
 from oms.testkit import START_MS, InputStream, derivation_at
+from tests.book_driver import BookDriver, Input
 
 D = Decimal
 B, S = ev.Side.BUY, ev.Side.SELL
 SESSION_END = START_MS + 3_600_000
-Input = ev.Tick | ev.OrderIntent | ev.TradingStateChanged | ev.ConfigChanged
 SETTINGS = {"risk.max_position": "4", "risk.max_order_qty": "3", "risk.max_daily_loss": "500", "sim.latency_ms": "50"}
 
 
-def feed(book: OmsBook, event: Input, derivation: Derivation) -> list[ev.Event]:
-    """What the kernel driver does with one sequenced input."""
-    if isinstance(event, ev.Tick):
-        return book.on_tick(event, derivation)
-    if isinstance(event, ev.OrderIntent):
-        return book.on_intent(event, derivation, SESSION_END)
-    return book.on_control(event, derivation)
+def driver(settings: dict[str, str] | None = None) -> BookDriver:
+    return BookDriver(settings, session_end_ms=SESSION_END)
 
 
-def send(book: OmsBook, stream: InputStream, event: Input) -> list[ev.Event]:
+def send(book: BookDriver, stream: InputStream, event: Input) -> list[ev.Event]:
     """Feed an input that ``stream`` has just made (its derivation is the stream's latest offset)."""
-    return feed(book, event, stream.derivation())
+    return book.feed(event, stream.derivation())
 
 
 def kinds(events: list[ev.Event]) -> list[str]:
@@ -51,19 +45,20 @@ def kinds(events: list[ev.Event]) -> list[str]:
 class Scenario:
     def __init__(self, settings: dict[str, str] | None = None) -> None:
         self.stream = InputStream()
-        self.book = OmsBook("ES", SETTINGS if settings is None else settings)
-        self.book.on_session_start("2013-09-01")
+        self.driver = driver(SETTINGS if settings is None else settings)
+        self.book = self.driver.book
+        self.book.on_session_start()
 
     def tick(self, price: str, size: str = "10") -> list[str]:
-        return kinds(send(self.book, self.stream, self.stream.tick(price, size)))
+        return kinds(send(self.driver, self.stream, self.stream.tick(price, size)))
 
     def intent(
         self, side: ev.Side, qty: str, limit: str | None = None, tif: ev.TimeInForce = ev.TimeInForce.GTC
     ) -> list[str]:
-        return kinds(send(self.book, self.stream, self.stream.intent(side, qty, limit, tif)))
+        return kinds(send(self.driver, self.stream, self.stream.intent(side, qty, limit, tif)))
 
     def control(self, event: ev.TradingStateChanged | ev.ConfigChanged) -> list[str]:
-        return kinds(send(self.book, self.stream, event))
+        return kinds(send(self.driver, self.stream, event))
 
     def state(self, state: ev.TradingState) -> list[str]:
         return self.control(self.stream.trading_state(state))
@@ -77,10 +72,11 @@ def sc() -> Scenario:
 
 
 def test_accepted_intent_chain() -> None:
-    stream, book = InputStream(), OmsBook("ES")
-    send(book, stream, stream.tick("1650.00"))
+    stream, es = InputStream(), driver({})
+    book = es.book
+    send(es, stream, stream.tick("1650.00"))
     intent = stream.intent(B, 2, "1649.75", ev.TimeInForce.DAY)
-    init, accepted = send(book, stream, intent)
+    init, accepted = send(es, stream, intent)
     assert isinstance(init, ev.OrderInitialized) and isinstance(accepted, ev.OrderAccepted)
     assert init.order_id == accepted.order_id == id_from_parts(intent.event_id, "order")
     assert init.intent_id == intent.event_id and init.expire_time_ms == SESSION_END
@@ -94,7 +90,7 @@ def test_accepted_intent_chain() -> None:
 
 def test_gtc_and_ioc_orders_do_not_expire(sc: Scenario) -> None:
     for tif in (ev.TimeInForce.GTC, ev.TimeInForce.IOC):
-        init, _ = send(sc.book, sc.stream, sc.stream.intent(B, 1, None, tif))
+        init, _ = send(sc.driver, sc.stream, sc.stream.intent(B, 1, None, tif))
         assert isinstance(init, ev.OrderInitialized) and init.expire_time_ms is None
 
 
@@ -105,9 +101,9 @@ def test_rejected_intent_leaves_no_open_order(sc: Scenario) -> None:
 
 def test_fill_chain_and_position(sc: Scenario) -> None:
     intent = sc.stream.intent(B, 2)
-    send(sc.book, sc.stream, intent)
+    send(sc.driver, sc.stream, intent)
     tick = sc.stream.tick("1650.25", "5")
-    (fill,) = send(sc.book, sc.stream, tick)
+    (fill,) = send(sc.driver, sc.stream, tick)
     assert isinstance(fill, ev.OrderFilled)
     assert fill.envelope.causation_id == tick.event_id
     assert fill.envelope.correlation_id == intent.envelope.correlation_id
@@ -124,13 +120,13 @@ def test_partial_fills_then_day_expiry(sc: Scenario) -> None:
     assert sc.tick("1650.00", "1") == ["Filled:1@1650.00"]
     assert sc.tick("1650.25", "5") == []
     assert sc.book.open_qty(B) == 2
-    send(sc.book, sc.stream, sc.stream.tick("1650.00", "5", at_ms=SESSION_END))
+    send(sc.driver, sc.stream, sc.stream.tick("1650.00", "5", at_ms=SESSION_END))
     assert sc.book.open_orders == () and sc.book.position_qty == 1
 
 
 def test_expiry_event_is_emitted(sc: Scenario) -> None:
     sc.intent(S, "1", "1660.00", ev.TimeInForce.DAY)
-    events = send(sc.book, sc.stream, sc.stream.tick("1650.00", at_ms=SESSION_END + 1))
+    events = send(sc.driver, sc.stream, sc.stream.tick("1650.00", at_ms=SESSION_END + 1))
     assert [type(e) for e in events] == [ev.OrderExpired]
 
 
@@ -188,9 +184,9 @@ def test_bad_config_is_refused_and_changes_nothing(sc: Scenario, settings: dict[
 
 def test_duplicate_intent_is_rejected_under_its_own_order_id(sc: Scenario) -> None:
     intent = sc.stream.intent(B, 1)
-    first = send(sc.book, sc.stream, intent)
+    first = send(sc.driver, sc.stream, intent)
     sc.stream.offset += 1  # sequenced again, at a later offset
-    again = send(sc.book, sc.stream, intent)
+    again = send(sc.driver, sc.stream, intent)
     assert kinds(again) == ["Initialized", "Rejected:DUPLICATE_INTENT"]
     assert isinstance(first[0], ev.OrderInitialized) and isinstance(again[0], ev.OrderInitialized)
     assert first[0].order_id != again[0].order_id and first[0].event_id != again[0].event_id
@@ -215,7 +211,7 @@ def test_daily_loss_latches_until_the_next_session(sc: Scenario) -> None:
     sc.tick("1660.00")  # recovered, but the breach stays for the day
     assert sc.intent(B, "1") == ["Initialized", "Rejected:MAX_DAILY_LOSS"]
     assert sc.intent(S, "1") == ["Initialized", "Accepted"]  # reducing is allowed
-    sc.book.on_session_start("2013-09-02")
+    sc.book.on_session_start()
     assert sc.book.daily_pnl == 0 and sc.book.daily_realized_pnl == 0
     assert sc.intent(B, "1") == ["Initialized", "Accepted"]
 
@@ -226,8 +222,7 @@ def test_session_start_resets_daily_figures(sc: Scenario) -> None:
     sc.intent(S, "1")
     sc.tick("1652.00")
     assert sc.book.daily_realized_pnl == D(100) and sc.book.realized_pnl == D(100)
-    sc.book.on_session_start("2013-09-02")
-    assert sc.book.session_id == "2013-09-02"
+    sc.book.on_session_start()
     assert sc.book.daily_realized_pnl == 0 and sc.book.daily_fees == 0 and sc.book.realized_pnl == D(100)
 
 
@@ -273,20 +268,20 @@ def script(stream: InputStream) -> list[Input]:
     ]
 
 
-def run(book: OmsBook, inputs: list[Input], first_offset: int) -> list[ev.Event]:
+def run(book: BookDriver, inputs: list[Input], first_offset: int) -> list[ev.Event]:
     out = []
     for offset, event in enumerate(inputs, start=first_offset):
-        out += feed(book, event, derivation_at(offset))
+        out += book.feed(event, derivation_at(offset))
     return out
 
 
 def test_snapshot_restore_continues_exactly_like_the_original() -> None:
     inputs = script(InputStream())
-    everything = run(OmsBook("ES", SETTINGS), inputs, 0)
+    everything = run(driver(SETTINGS), inputs, 0)
     for cut in range(len(inputs) + 1):
-        original = OmsBook("ES", SETTINGS)
+        original = driver(SETTINGS)
         head = run(original, inputs[:cut], 0)
-        restored = OmsBook.from_state(json.loads(json.dumps(original.to_state())))
+        restored = BookDriver.from_state(json.loads(json.dumps(original.to_state())), session_end_ms=SESSION_END)
         assert restored.to_state() == original.to_state()
         tail = run(original, inputs[cut:], cut)
         assert head + tail == everything
@@ -299,6 +294,6 @@ def test_snapshot_restore_continues_exactly_like_the_original() -> None:
 
 
 def test_every_event_fits_the_wire_format() -> None:
-    everything = run(OmsBook("ES", SETTINGS), script(InputStream()), 0)
+    everything = run(driver(SETTINGS), script(InputStream()), 0)
     codec = EventCodec()
     assert [codec.decode(codec.encode(e)) for e in everything] == everything

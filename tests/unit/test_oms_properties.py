@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kernel import events as ev
 from kernel.derivation import Derivation
-from oms.book import OmsBook
+from tests.book_driver import BookDriver
 from oms.fsm import TRANSITIONS, InvalidStateTransition, OrderStatus, OrderTrigger
 from oms.order import Order, OrderEventRefused
 from oms.testkit import START_MS, InputStream, derivation_at
@@ -67,14 +67,8 @@ def make_inputs(script: list[tuple]) -> list:  # type: ignore[type-arg]
     return out
 
 
-def feed(book: OmsBook, event: ev.Event, offset: int) -> list[ev.Event]:
-    derivation = derivation_at(offset)
-    if isinstance(event, ev.OrderIntent):
-        return book.on_intent(event, derivation, SESSION_END)
-    if isinstance(event, ev.Tick):
-        return book.on_tick(event, derivation)
-    assert isinstance(event, ev.TradingStateChanged)
-    return book.on_control(event, derivation)
+def feed(book: BookDriver, event: ev.Event, offset: int) -> list[ev.Event]:
+    return book.feed(event, derivation_at(offset))
 
 
 class Mirror:
@@ -112,11 +106,12 @@ class Mirror:
 @settings(max_examples=150, deadline=None)
 @given(actions)
 def test_random_inputs_keep_every_invariant(script: list[tuple]) -> None:  # type: ignore[type-arg]
-    book = OmsBook("ES", SETTINGS)
+    driver = BookDriver(SETTINGS, session_end_ms=SESSION_END)
+    book = driver.book
     mirror = Mirror()
     for offset, event in enumerate(make_inputs(script)):
         halted_before = book.trading_state is ev.TradingState.HALTED
-        events = feed(book, event, offset)
+        events = feed(driver, event, offset)
         for e in events:
             mirror.see(e)
         assert abs(book.position_qty) <= MAX_POSITION
@@ -136,10 +131,10 @@ def test_random_inputs_keep_every_invariant(script: list[tuple]) -> None:  # typ
 def test_restored_book_continues_like_the_original(script: list[tuple], cut: int) -> None:  # type: ignore[type-arg]
     inputs = make_inputs(script)
     cut = min(cut, len(inputs))
-    original = OmsBook("ES", SETTINGS)
+    original = BookDriver(SETTINGS, session_end_ms=SESSION_END)
     for offset, event in enumerate(inputs[:cut]):
         feed(original, event, offset)
-    restored = OmsBook.from_state(json.loads(json.dumps(original.to_state())))
+    restored = BookDriver.from_state(json.loads(json.dumps(original.to_state())), session_end_ms=SESSION_END)
     for offset, event in enumerate(inputs[cut:], start=cut):
         assert feed(restored, event, offset) == feed(original, event, offset)
     assert restored.to_state() == original.to_state()
@@ -149,9 +144,10 @@ def test_restored_book_continues_like_the_original(script: list[tuple], cut: int
 @given(st.lists(st.tuples(st.sampled_from(ev.Side), st.integers(1, 4)), max_size=20))
 def test_halted_accepts_nothing(orders: list[tuple[ev.Side, int]]) -> None:
     stream = InputStream()
-    book = OmsBook("ES")
+    book = BookDriver().book
     book.on_tick(stream.tick("1650.00"), stream.derivation())
-    book.on_control(stream.trading_state(ev.TradingState.HALTED), stream.derivation())
+    halt = stream.trading_state(ev.TradingState.HALTED)
+    book.set_trading_state(halt.state, halt, stream.derivation())
     for side, qty in orders:
         events = book.on_intent(stream.intent(side, qty), stream.derivation())
         assert [type(e) for e in events] == [ev.OrderInitialized, ev.OrderRejected]

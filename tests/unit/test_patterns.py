@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,11 +59,27 @@ def ticks_from_bars(bars: list[tuple[float, float]], bar_ms: int = 1000) -> list
     return ticks
 
 
-def feed(engine: PatternEngine, ticks: list[Tick], session: str = "S1") -> list[tuple[int, Signal]]:
+@dataclass
+class Sessions:
+    """Drives an engine the way the kernel does: ``start_session`` before the first tick of each new session."""
+
+    engine: PatternEngine
+    current: str | None = None
+
+    def on_tick(self, tick: Tick, derivation: Derivation, session: str) -> list[Signal]:
+        signals: list[Signal] = []
+        if session != self.current:
+            self.current = session
+            signals = self.engine.start_session(tick, derivation)
+        return signals + self.engine.on_tick(tick, derivation)
+
+
+def feed(target: PatternEngine | Sessions, ticks: list[Tick], session: str = "S1") -> list[tuple[int, Signal]]:
     """The signals fired, each with the index of the tick that fired it."""
+    driver = target if isinstance(target, Sessions) else Sessions(target)
     fired = []
     for i, tick in enumerate(ticks):
-        fired += [(i, s) for s in engine.on_tick(tick, derivation(i), session)]
+        fired += [(i, s) for s in driver.on_tick(tick, derivation(i), session)]
     return fired
 
 
@@ -285,13 +302,14 @@ def test_signal_envelope_derives_from_the_tick_that_closed_the_bar() -> None:
 @pytest.mark.parametrize("session", ["S1", "S2"])
 def test_new_session_closes_the_bar_resets_vwap_and_measures_no_return_across_the_break(session: str) -> None:
     engine = PatternEngine("ES", SMALL)
+    driver = Sessions(engine)
     quiet = ticks_from_bars(zigzag(20, step=0.1))
-    feed(engine, quiet[:-1], session="S1")
+    feed(driver, quiet[:-1], session="S1")
     assert engine.bars_closed == 19
     # A 3% jump on heavy volume inside the open bar's window.
     jump = make_tick(100, quiet[-2].event_time_ms + 10, "103", "50")
-    engine.on_tick(jump, derivation(100), session)
-    signals = engine.on_tick(make_tick(101, jump.event_time_ms + 1000, "103", "10"), derivation(101), session)
+    driver.on_tick(jump, derivation(100), session)
+    signals = driver.on_tick(make_tick(101, jump.event_time_ms + 1000, "103", "10"), derivation(101), session)
     patterns = [s.pattern for s in signals]
     if session == "S1":  # the same session: the jump ends bar 19, a breakout
         assert VOLATILITY_BREAKOUT in patterns
@@ -299,7 +317,7 @@ def test_new_session_closes_the_bar_resets_vwap_and_measures_no_return_across_th
         return
     # A new session closed bar 19 at once, started VWAP over and measures no return across the break.
     assert VOLATILITY_BREAKOUT not in patterns and VWAP_REVERSION not in patterns
-    assert engine.bars_closed == 21 and engine.session_id == "S2"
+    assert engine.bars_closed == 21
     assert engine.vwap == (103.0 * 50 + 103.0 * 10) / 60
     assert engine.features()["bar_return"] == 0.0 and engine.features()["zscore"] == 0.0
     assert engine.features()["vwap"] == 103.0  # the first bar of S2 against S2's VWAP only
@@ -321,15 +339,14 @@ def test_refused_tick_leaves_state_untouched(tick: Tick, message: str) -> None:
     feed(engine, ticks_from_bars(zigzag(10)))
     before = json.dumps(engine.to_state(), sort_keys=True)
     with pytest.raises(ValueError, match=message):
-        engine.on_tick(tick, derivation(9), "S2")
+        engine.on_tick(tick, derivation(9))
     assert json.dumps(engine.to_state(), sort_keys=True) == before
 
 
 def test_from_state_refuses_indicators_that_do_not_match_the_config() -> None:
     state = PatternEngine("ES", SMALL).to_state()
-    state["config"]["pattern.ema_fast"] = "3"
     with pytest.raises(ValueError, match="do not match"):
-        PatternEngine.from_state(state)
+        PatternEngine.from_state(replace(SMALL, ema_fast=3), state)
 
 
 # --- real ES data --------------------------------------------------------------------
@@ -361,10 +378,10 @@ def _ticks(df: pd.DataFrame) -> Iterator[tuple[Tick, str]]:
         yield tick, session
 
 
-def _run(engine: PatternEngine, ticks: Iterable[tuple[Tick, str]], start: int = 0) -> list[Signal]:
+def _run(driver: Sessions, ticks: Iterable[tuple[Tick, str]], start: int = 0) -> list[Signal]:
     signals = []
     for offset, (tick, session) in enumerate(ticks, start=start):
-        signals += engine.on_tick(tick, derivation(offset), session)
+        signals += driver.on_tick(tick, derivation(offset), session)
     return signals
 
 
@@ -433,10 +450,11 @@ def test_engine_features_match_pandas_on_es(es: tuple[pd.DataFrame, list[tuple[T
     df, ticks = es
     config = PatternConfig()
     engine = PatternEngine("ES", config)
+    driver = Sessions(engine)
     per_bar = []
     for offset, (tick, session) in enumerate(ticks):
         closed = engine.bars_closed
-        engine.on_tick(tick, derivation(offset), session)
+        driver.on_tick(tick, derivation(offset), session)
         if engine.bars_closed != closed:
             features = engine.features()
             del features["last_price"]  # the closing tick's price, not the bar's
@@ -459,11 +477,11 @@ def test_snapshot_round_trip_continues_like_an_uninterrupted_run(
 ) -> None:
     _, ticks = es
     whole = PatternEngine("ES", PatternConfig())
-    expected = _run(whole, ticks)
-    half = PatternEngine("ES", PatternConfig())
+    expected = _run(Sessions(whole), ticks)
+    half = Sessions(PatternEngine("ES", PatternConfig()))
     first = _run(half, ticks[:split])
-    restored = PatternEngine.from_state(json.loads(json.dumps(half.to_state())))
-    rest = _run(restored, ticks[split:], start=split)
+    restored = PatternEngine.from_state(PatternConfig(), json.loads(json.dumps(half.engine.to_state())))
+    rest = _run(Sessions(restored, half.current), ticks[split:], start=split)
     assert first + rest == expected
     assert sum(s.envelope.event_time_ms >= ticks[split][0].event_time_ms for s in expected) > 5
     assert restored.to_state() == whole.to_state()
@@ -473,7 +491,7 @@ def test_snapshot_round_trip_continues_like_an_uninterrupted_run(
 @pytest.mark.slow
 def test_whole_es_sample_gives_a_moderate_number_of_signals_per_pattern() -> None:
     ticks = _ticks(_load_es(None))
-    signals = _run(PatternEngine("ES", PatternConfig()), ticks)
+    signals = _run(Sessions(PatternEngine("ES", PatternConfig())), ticks)
     counts = {p: sum(s.pattern == p for s in signals) for p in (EMA_CROSSOVER, VWAP_REVERSION, VOLATILITY_BREAKOUT)}
     assert all(10 <= n <= 300 for n in counts.values()), counts
     assert all(-1 <= s.score <= 1 and s.score != 0 for s in signals)

@@ -266,7 +266,7 @@ def test_pattern_engine_signals_become_encodable_intents() -> None:
         price = D(1650) + D(round(8 * math.sin(i / 40) + 2 * math.sin(i / 7))) * D("0.25")
         envelope = Envelope(f"tick-{i}", 1_378_000_000_000 + 250 * i, "test", None, f"tick-{i}")
         tick = Tick(envelope, "ES", "GLBX", i, price, D(21 if i % 17 == 0 else 1))
-        for sig in engine.on_tick(tick, Derivation("ticks", 0, i, "test"), "session-1"):
+        for sig in engine.on_tick(tick, Derivation("ticks", 0, i, "test")):
             patterns.add(sig.pattern)
             ctx = dataclasses.replace(context(last=str(price)), volatility=engine.volatility * float(price))
             intents += strategy.on_signal(sig, ctx, scorer, Derivation("signals", 0, i, "test"))
