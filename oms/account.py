@@ -1,7 +1,7 @@
 """The account monitor: limits that span symbols (and so partitions), enforced within its lag.
 
 Per-symbol kernels cannot see each other's positions deterministically, so
-account-wide aggregates are watched here (DESIGN.md §2): the monitor folds the
+account-wide aggregates are watched here (docs/design.md, "Limits that span partitions"): the monitor folds the
 fills of every partition into per-symbol positions, marks each at its latest
 fill price, and on a breach asks for a trading state through a control event
 that reaches every kernel by its input topic like any other input:
@@ -9,20 +9,22 @@ that reaches every kernel by its input topic like any other input:
 - gross exposure (sum of |position| x price x multiplier) above its limit -> REDUCING;
 - daily loss (sum of each symbol's P&L of the session, fees included) beyond its limit -> HALTED.
 
-It only escalates (ACTIVE -> REDUCING -> HALTED) within a session; a new
-session starts ACTIVE again and ops resume earlier by hand. Pure: fills in,
-requested states out.
+It only escalates (ACTIVE -> REDUCING -> HALTED) within the account's day; a
+new day starts ACTIVE again and ops resume earlier by hand. Each symbol's
+session comes from its own venue's calendar and the caller passes the fill's
+instrument (reference data from the log), so nothing is valued with another
+contract's multiplier. Pure: fills in, requested states out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from kernel.events import OrderFilled, TradingState
-from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, Instrument, instrument
+from oms.instruments import Instrument
 from oms.positions import Position
 from oms.settings import decimal_setting, refuse_unknown_keys
 
@@ -55,50 +57,65 @@ class Breach:
     reason: str
 
 
+@dataclass
+class _SymbolBook:
+    """One symbol as the monitor sees it: its position and the session its venue is in."""
+
+    position: Position
+    session: str
+    seen_fills: set[str] = field(default_factory=set)
+
+
 class AccountMonitor:
-    def __init__(self, limits: AccountLimits, instruments: Mapping[str, Instrument] | None = None) -> None:
+    """Folds fills of every partition; each symbol keeps its own session, so no symbol's day resets another's.
+
+    The account's day is the latest session any symbol is in (as a kernel's
+    partition day is): its daily P&L is the sum over the symbols in that
+    session, and escalation starts over (ACTIVE) when it moves on.
+    """
+
+    def __init__(self, limits: AccountLimits) -> None:
         self.limits = limits
-        self._instruments = dict(instruments or {})
-        self._positions: dict[str, Position] = {}
-        self._seen_fills: set[str] = set()
-        self.session: str | None = None
+        self._symbols: dict[str, _SymbolBook] = {}
+        self.day: str | None = None
         self.state = TradingState.ACTIVE
         self.last_breach: Breach | None = None
 
     @property
     def gross_exposure(self) -> Decimal:
         return sum(
-            (abs(p.quantity) * (p.last_price or 0) * p.multiplier for p in self._positions.values()),
+            (abs(b.position.quantity) * (b.position.last_price or 0) * b.position.multiplier for b in self._symbols.values()),
             Decimal(0),
         )
 
     @property
     def daily_pnl(self) -> Decimal:
-        return sum((p.daily_pnl for p in self._positions.values()), Decimal(0))
+        return sum((b.position.daily_pnl for b in self._symbols.values() if b.session == self.day), Decimal(0))
 
-    def on_fill(self, fill: OrderFilled, session: str) -> Breach | None:
-        """Folds one fill in (a fill id seen before changes nothing); returns a breach to act on, if any."""
-        if fill.fill_id in self._seen_fills:
+    def on_fill(self, fill: OrderFilled, instrument: Instrument, session: str) -> Breach | None:
+        """Folds one fill (``session``: its trading day by its venue); returns a breach to act on, if any.
+
+        A fill id seen before in its symbol's session changes nothing.
+        """
+        if instrument.symbol != fill.symbol:
+            raise ValueError(f"fill of {fill.symbol} valued as {instrument.symbol}")
+        book = self._symbols.get(fill.symbol)
+        if book is None:
+            book = self._symbols[fill.symbol] = _SymbolBook(Position(fill.symbol, instrument.multiplier), session)
+        elif session > book.session:
+            book.position.start_session()
+            book.seen_fills.clear()  # fill ids are unique per session's orders; the memory stays bounded
+            book.session = session
+        if fill.fill_id in book.seen_fills:
             return None
-        if session != self.session:
-            self._start_session(session)
-        position = self._positions.get(fill.symbol)
-        if position is None:
-            known = self._instruments.get(fill.symbol)
-            multiplier = (known or instrument(fill.symbol, BUILTIN_INSTRUMENT_SETTINGS)).multiplier
-            position = self._positions[fill.symbol] = Position(fill.symbol, multiplier)
-        position.apply_fill(fill)
-        position.mark(fill.last_price)
-        self._seen_fills.add(fill.fill_id)
+        if self.day is None or book.session > self.day:
+            self.day = book.session
+            self.state = TradingState.ACTIVE
+            self.last_breach = None
+        book.position.apply_fill(fill)
+        book.position.mark(fill.last_price)
+        book.seen_fills.add(fill.fill_id)
         return self._escalation()
-
-    def _start_session(self, session: str) -> None:
-        for position in self._positions.values():
-            position.start_session()
-        self._seen_fills.clear()  # fill ids are unique per session's orders; the memory stays bounded
-        self.session = session
-        self.state = TradingState.ACTIVE
-        self.last_breach = None
 
     def _escalation(self) -> Breach | None:
         wanted, reason = TradingState.ACTIVE, ""
@@ -117,10 +134,12 @@ class AccountMonitor:
 
     def to_state(self) -> dict[str, Any]:
         return {
-            "session": self.session,
+            "day": self.day,
             "state": self.state.value,
-            "positions": {s: p.to_state() for s, p in sorted(self._positions.items())},
-            "seen_fills": sorted(self._seen_fills),
+            "symbols": {
+                s: {"session": b.session, "position": b.position.to_state(), "seen_fills": sorted(b.seen_fills)}
+                for s, b in sorted(self._symbols.items())
+            },
         }
 
 

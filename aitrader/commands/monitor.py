@@ -1,49 +1,31 @@
-"""``aitrader run monitor``: the account monitor over the fills of every partition.
-
-On start it folds every fill already on the log without acting (those breaches
-were acted on before, or are re-asserted once below), then follows new fills
-and writes a kill-switch event to every input partition on each escalation.
-"""
+"""``aitrader run monitor``: the account monitor over the fills of every partition (``processors/live/monitor.py``)."""
 
 from __future__ import annotations
-
-import time
 
 import typer
 
 from aitrader.commands.common import console
 from aitrader.stack.endpoints import endpoints
-from kernel.calendar import TradingCalendar
-from kernel.consumer import LogReader, decode
 from kernel.control import publish_control
-from kernel.events import OrderFilled, TradingStateChanged
-from kernel.serde import EventCodec
-from kernel.topics import FILLS, Namespace
-from oms.account import AccountLimits, AccountMonitor, Breach
+from kernel.events import TradingStateChanged
+from kernel.topics import Namespace
+from oms.account import AccountLimits, AccountMonitor
+from processors.live.monitor import AccountWatch, Detection
 
 ACTOR = "account-monitor"
-POLL_INTERVAL_S = 1.0
-
-
-def _act(bootstrap: str, namespace: Namespace, breach: Breach, cause: str) -> None:
-    publish_control(
-        bootstrap,
-        namespace,
-        None,
-        lambda envelope: TradingStateChanged(envelope, None, breach.state, breach.reason, ACTOR),
-        f"{ACTOR} {breach.state.value} after {cause}",
-    )
-    console.print(f"[bold red]{breach.state.value}[/]: {breach.reason} (after {cause})")
 
 
 def monitor(
     max_gross_exposure: str = typer.Option("2000000", help="Account gross exposure limit (USD); 0 disables."),
     max_daily_loss: str = typer.Option("25000", help="Account daily loss limit (USD); 0 disables."),
-    venue: str = typer.Option("CME", help="Venue whose calendar defines the trading day."),
     namespace: str = typer.Option("", help="Topic name prefix."),
     stop_at_end: bool = typer.Option(False, "--stop-at-end", help="Exit once the fills on the log are folded."),
 ) -> None:
-    """Watch fills across all partitions; on an account-wide breach send REDUCING or HALTED to every kernel."""
+    """Watch fills across all partitions; on an account-wide breach send REDUCING or HALTED to every kernel.
+
+    Each symbol's trading day follows its own venue's calendar and fills are valued with the instruments
+    the kernels announced on the log; each action prints the detection lag in event time.
+    """
     try:
         limits = AccountLimits.from_settings(
             {"account.max_gross_exposure": max_gross_exposure, "account.max_daily_loss": max_daily_loss}
@@ -52,34 +34,22 @@ def monitor(
         raise typer.BadParameter(str(exc)) from None
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
-    topic = space.topic(FILLS)
-    calendar = TradingCalendar.for_venue(venue)
+
+    def act(detection: Detection) -> None:
+        breach = detection.breach
+        publish_control(
+            bootstrap,
+            space,
+            None,
+            lambda envelope: TradingStateChanged(envelope, None, breach.state, breach.reason, ACTOR),
+            f"{ACTOR} {breach.state.value} after {detection.cause}",
+        )
+        lag = "" if detection.cause == "start" else f", detected {detection.lag_ms:,} ms of event time later"
+        console.print(f"[bold red]{breach.state.value}[/]: {breach.reason} (after {detection.cause}{lag})")
+
     account = AccountMonitor(limits)
-    codec = EventCodec()
-    with LogReader(bootstrap) as reader:
-        positions = {p: low for p, (low, _) in reader.watermarks(topic).items()}
-        live = False
-        while True:
-            marks = reader.watermarks(topic)
-            for batch in reader.read(topic, {p: (positions[p], high) for p, (_, high) in marks.items()}):
-                for record in batch:
-                    positions[record.partition] = record.offset + 1
-                    fill = decode(codec, record)
-                    if not isinstance(fill, OrderFilled):
-                        continue
-                    breach = account.on_fill(fill, calendar.session_of(fill.event_time_ms).day)
-                    if breach is not None and live:
-                        _act(bootstrap, space, breach, fill.fill_id)
-            if not live:
-                live = True
-                if account.last_breach is not None:
-                    # Re-assert what the fills on the log already call for: the breach may have been
-                    # detected but not sent before a crash.
-                    breach = account.last_breach
-                    _act(bootstrap, space, Breach(breach.state, f"re-asserted on start: {breach.reason}"), "start")
-                console.print(
-                    f"account: exposure {account.gross_exposure}, day P&L {account.daily_pnl}, {account.state.value}"
-                )
-            if stop_at_end:
-                return
-            time.sleep(POLL_INTERVAL_S)
+    watch = AccountWatch(bootstrap, space, account, act)
+    watch.run(stop_at_end=stop_at_end)
+    if watch.waiting_for is not None:
+        console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")
+    console.print(f"account: exposure {account.gross_exposure}, day P&L {account.daily_pnl}, {account.state.value}")
