@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from kernel.consumer import LogReader, decode
-from kernel.events import DeadLettered, Envelope, OrderFilled, ProjectionRecordSkipped, Side
+from kernel.events import DeadLettered, Envelope, OrderFilled, ProjectionRecordSkipped, Side, Signal
 from kernel.ids import id_from_parts
 from kernel.partitioner import partition_for
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
-from kernel.topics import DEAD_LETTER, FILLS, OPS_DECISIONS, SYMBOL_PARTITIONS, Namespace
+from kernel.topics import DEAD_LETTER, FILLS, OPS_DECISIONS, SIGNALS, SYMBOL_PARTITIONS, Namespace
 from projections.db import connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.projector import ProjectionStopped, Projector
@@ -236,6 +236,30 @@ def test_the_skip_command_refuses_what_it_cannot_record(
         assert result.returncode == 2, (expected, result.stdout, result.stderr)
         assert expected in " ".join(result.stderr.split()), (expected, result.stderr)
     assert _events(kafka_bootstrap, fills_log.topic(OPS_DECISIONS)) == []  # nothing was recorded
+
+
+def test_a_signal_out_of_range_stops_only_the_signals_projection(
+    kafka_bootstrap: str, database_url: str, namespace: Namespace, schema: str
+) -> None:
+    """Another model, another kind of refusal (a CHECK in the signals table): the same stop."""
+    producer = EventProducer(kafka_bootstrap, namespace)
+    scores = ("0.5", "2", "-0.5")  # 2 is outside signals_score_range
+    for n, score in enumerate(scores):
+        event_id = id_from_parts("test-signal", n)
+        signal = Signal(Envelope(event_id, START_MS + n, "test", None, event_id), "ES", "p", Decimal(score), {"x": 1.0})
+        producer.send(SIGNALS, "ES", signal, partition=ES_PARTITION)
+    producer.flush()
+
+    stopped = _project(kafka_bootstrap, database_url, schema, namespace)
+
+    assert isinstance(stopped, ProjectionStopped), repr(stopped)
+    assert (stopped.projection, stopped.topic, stopped.offset) == ("signals", "signals", 1)
+    assert "signals_score_range" in str(stopped) and "Signal" in str(stopped)
+    with connect(database_url, schema) as conn:
+        scores_kept = [r[0] for r in conn.execute("SELECT score FROM signals")]
+        offsets = dict(conn.execute("SELECT projection, next_offset FROM projection_offsets WHERE topic = %s", (namespace.topic(SIGNALS),)).fetchall())
+    assert scores_kept == [Decimal("0.5")]
+    assert offsets == {"signals": 1, "index": 3}
 
 
 # --- input we cannot read is still dead-lettered --------------------------------
