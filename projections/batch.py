@@ -125,6 +125,8 @@ def _first_refused(
     per record. It finds that record so the error can name it, and so the
     records before it still commit: the projection stops exactly at it, with
     nothing after it applied (a later record may depend on the refused one).
+    Committing that prefix rather than rolling the whole batch back leaves the
+    tables in the state the refused record met, and the stored offset naming it.
     """
     if not items:
         return None
