@@ -326,6 +326,26 @@ class AuditCheckpointSealed(Event):
     signature: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectionRecordSkipped(Event):
+    """Ops decided that ``projection`` skips the record at ``offset`` of ``topic`` partition ``partition``.
+
+    The projector stops at a record its read model refuses rather than lose it
+    silently; this is the human decision that lets it pass, kept on the log so
+    every projector and every rebuild skips the same record and an auditor sees
+    who decided and why. ``topic`` is the logical name; the event time is the
+    skipped record's own.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.ProjectionRecordSkipped"
+    projection: str
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    actor: str
+
+
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     Tick,
     TradingStateChanged,
@@ -344,4 +364,5 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     KernelSnapshotTaken,
     DeadLettered,
     AuditCheckpointSealed,
+    ProjectionRecordSkipped,
 )

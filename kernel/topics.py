@@ -48,6 +48,9 @@ SNAPSHOTS = TopicSpec("snapshots", SYMBOL_PARTITIONS, "symbol", "Kernel state pe
 MANIFESTS = TopicSpec("manifests", 1, "run", "Run manifests: code, config, model and schema versions of each run.")
 DEAD_LETTER = TopicSpec("dead-letter", 1, "source topic", "Records that could not be processed, with the reason.")
 AUDIT_CHECKPOINTS = TopicSpec("audit.checkpoints", 1, "topic", "Signed hash-chain checkpoints of the event topics.")
+OPS_DECISIONS = TopicSpec(
+    "ops.decisions", 1, "projection", "Ops' audited decisions about records, e.g. a refused record a projection may skip."
+)
 
 CATALOG: tuple[TopicSpec, ...] = (
     INPUTS,
@@ -60,6 +63,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     MANIFESTS,
     DEAD_LETTER,
     AUDIT_CHECKPOINTS,
+    OPS_DECISIONS,
 )
 
 # What the kernel derives from its inputs: the topics a replay rebuilds and compares.
@@ -112,5 +116,6 @@ def topic_for(event: object) -> TopicSpec:
         events.RunManifestRecorded: MANIFESTS,
         events.DeadLettered: DEAD_LETTER,
         events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
+        events.ProjectionRecordSkipped: OPS_DECISIONS,
     }
     return routes[type(event)]

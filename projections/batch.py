@@ -1,33 +1,38 @@
 """One batch of records -> the projections' tables and offsets, inside the caller's transaction.
 
 Decode once; an undecodable record, or one whose envelope cannot be keyed, is
-poison for every projection. Each projection then applies the records at or
-after its stored offset and advances the offset in the same transaction. A
-record that violates a model constraint (a check, a type, a value the
-accounting refuses) is poison for that projection only: the batch is retried
-in halves under savepoints until the bad records are alone, so one bad record
-costs a few retries instead of one savepoint per record.
+input we cannot read: poison for every projection, dead-lettered and passed.
+
+A record that decodes but that a projection's model refuses (a check, a type,
+a value the accounting refuses) is a bug of ours or of a producer. Passing it
+would lose it from that read model for good, so it stops the projection
+instead: the projection keeps the records before it, its offset stays on it,
+and ``apply_batch`` reports a ``Refusal`` for the projector to raise once the
+rest is committed. Only an ops decision recorded on the log
+(``ProjectionRecordSkipped``) lets such a record pass, dead-lettered with the
+decision's reason and actor.
 """
 
 from __future__ import annotations
 
 import decimal
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg
 
 from kernel.consumer import RawRecord, UndecodableRecord, decode
-from kernel.events import Event
+from kernel.events import Event, ProjectionRecordSkipped
 from kernel.serde import EventCodec
 from projections import offsets
 from projections.readmodels.base import Context, Item
 from projections.registry import Projection
 
 DECODE_STAGE = "projections"
+SKIPPED_BY_OPS = "SkippedByOps"
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-# What a record can do wrong against a model; anything else (a lost connection) aborts the batch.
+# What a record can do wrong against a model: it stops the projection. Anything else (a lost connection) aborts the batch.
 MODEL_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.errors.IntegrityError,
     psycopg.errors.DataError,
@@ -42,6 +47,27 @@ class Poison:
     stage: str
     reason: str
     error_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A decoded record that ``projection``'s model refused and no ops decision skips."""
+
+    projection: str
+    item: Item
+    error: str
+    error_type: str
+
+
+Skips = Mapping[tuple[str, int], ProjectionRecordSkipped]
+"""(projection, offset) -> the ops decision to skip that record, for one batch's topic partition."""
+
+
+@dataclass
+class BatchResult:
+    applied: int
+    dead: list[Poison]
+    refusals: list[Refusal]
 
 
 class OffsetsMovedBack(RuntimeError):
@@ -87,19 +113,59 @@ def _run(conn: psycopg.Connection, projection: Projection, items: Sequence[Item]
             step(conn, items, context)
 
 
-def _isolate(conn: psycopg.Connection, projection: Projection, items: Sequence[Item], context: Context) -> list[Poison]:
-    """Applies ``items`` in order; returns the ones the model refuses, found by halving."""
+def _first_refused(
+    conn: psycopg.Connection, projection: Projection, items: Sequence[Item], context: Context, at: int = 0
+) -> tuple[int, BaseException] | None:
+    """Applies ``items`` in log order up to the first one the model refuses; returns its index and the error.
+
+    Each slice runs under its own savepoint, so a slice that applies stays
+    applied and a refused one leaves nothing. Halving (the whole list, then the
+    first half, and the second half only once the first applied) finds the
+    first refused record in about 2·log2(n) attempts instead of one savepoint
+    per record. It finds that record so the error can name it, and so the
+    records before it still commit: the projection stops exactly at it, with
+    nothing after it applied (a later record may depend on the refused one).
+    Committing that prefix rather than rolling the whole batch back leaves the
+    tables in the state the refused record met, and the stored offset naming it.
+    """
     if not items:
-        return []
+        return None
     try:
         _run(conn, projection, items, context)
-        return []
+        return None
     except MODEL_ERRORS as exc:
         if len(items) == 1:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return [Poison(items[0].record, f"projection:{projection.name}", reason, type(exc).__name__)]
+            return at, exc
     middle = len(items) // 2
-    return _isolate(conn, projection, items[:middle], context) + _isolate(conn, projection, items[middle:], context)
+    return _first_refused(conn, projection, items[:middle], context, at) or _first_refused(
+        conn, projection, items[middle:], context, at + middle
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _apply_projection(
+    conn: psycopg.Connection, projection: Projection, items: Sequence[Item], context: Context, skips: Skips
+) -> tuple[Sequence[Item], list[Poison], Refusal | None]:
+    """Applies one projection's items: (the items it consumed, the skipped ones to dead-letter, the refusal that stops it)."""
+    dead: list[Poison] = []
+    done = 0
+    while (found := _first_refused(conn, projection, items[done:], context)) is not None:
+        index, exc = found
+        item = items[done + index]
+        decision = skips.get((projection.name, item.record.offset))
+        if decision is None:
+            return items[: done + index], dead, Refusal(projection.name, item, _first_line(exc), type(exc).__name__)
+        reason = (
+            f"skipped by {decision.actor} (decision {decision.event_id}): {decision.reason}; "
+            f"refused with {type(exc).__name__}: {_first_line(exc)}"
+        )
+        dead.append(Poison(item.record, f"projection:{projection.name}", reason, SKIPPED_BY_OPS))
+        done += index + 1
+    return items, dead, None
 
 
 def apply_batch(
@@ -109,27 +175,39 @@ def apply_batch(
     decoded: Decoded,
     context: Context,
     covered_from: int,
-) -> tuple[int, list[Poison]]:
+    skips: Skips | None = None,
+) -> BatchResult:
     """Applies one partition's batch (``decoded`` by ``decode_batch``) to every projection.
 
-    Returns (records applied, poison to dead-letter). ``covered_from`` is the first offset the reader asked for: a projection whose
+    ``covered_from`` is the first offset the reader asked for: a projection whose
     stored offset is below it would miss records, so that raises ``OffsetsMovedBack``.
+    A projection that meets a refused record without a decision in ``skips``
+    advances its offset to that record, not past it; the others go on.
     """
     topic, partition, last = records[0].topic, records[0].partition, records[-1].offset
     starts = {p.name: offsets.claim(conn, p.name, topic, partition) for p in projections}
     pending = [p for p in projections if starts[p.name] <= last]
     if not pending:
-        return 0, []
+        return BatchResult(0, [], [])
     moved = {n: s for n, s in starts.items() if s < covered_from}
     if moved:
         raise OffsetsMovedBack(f"{topic}[{partition}]: stored offsets {moved} are below {covered_from}")
-    lowest = min(starts[p.name] for p in pending)
-    dead = [p for p in decoded.poison if p.record.offset >= lowest]
+    dead: list[Poison] = []
+    refusals: list[Refusal] = []
     applied = 0
+    reached = 0
     for projection in pending:
-        mine = [i for i in decoded.items if i.record.offset >= starts[projection.name]]
-        dead += _isolate(conn, projection, mine, context)
-        last_time = max((i.event.event_time_ms for i in mine), default=None)
-        offsets.advance(conn, projection.name, topic, partition, last + 1, len(mine), last_time)
-        applied = max(applied, sum(1 for r in records if r.offset >= starts[projection.name]))
-    return applied, dead
+        start = starts[projection.name]
+        mine = [i for i in decoded.items if i.record.offset >= start]
+        consumed, skipped, refusal = _apply_projection(conn, projection, mine, context, skips or {})
+        end = last + 1 if refusal is None else refusal.item.record.offset
+        last_time = max((i.event.event_time_ms for i in consumed), default=None)
+        offsets.advance(conn, projection.name, topic, partition, end, len(consumed), last_time)
+        dead += skipped
+        refusals += [refusal] if refusal else []
+        applied = max(applied, sum(1 for r in records if start <= r.offset < end))
+        reached = max(reached, end)
+    # Unreadable records are dead-lettered once some projection passes them; a stopped one meets them again later.
+    lowest = min(starts[p.name] for p in pending)
+    dead += [p for p in decoded.poison if lowest <= p.record.offset < reached]
+    return BatchResult(applied, sorted(dead, key=lambda p: p.record.offset), refusals)

@@ -7,24 +7,30 @@ transaction. Dead letters are produced and acknowledged before that commit, so
 a crash re-sends them (same ids) rather than losing them. On start, and after
 every pass, the stored offsets are where reading resumes: nothing is kept in
 memory that the database does not also say.
+
+A record that a read model refuses ends the run with ``ProjectionStopped``
+once the batch has committed everything else (see ``projections.batch``);
+ops' skip decisions (``projections.decisions``) are read at each pass start.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
 
 from kernel.consumer import LogReader, RawRecord
+from kernel.events import ProjectionRecordSkipped
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
 from kernel.topics import DEAD_LETTER, Namespace, TopicSpec
 from processors.runner import dead_letter
 from projections import offsets
-from projections.batch import Decoded, OffsetsMovedBack, Poison, apply_batch, decode_batch
+from projections.batch import Decoded, OffsetsMovedBack, Poison, Refusal, apply_batch, decode_batch
 from projections.db import connect
+from projections.decisions import SkipKey, read_skips
 from projections.prefetch import prefetched
 from projections.readmodels.base import Context
 from projections.registry import PROJECTIONS, TOPICS, Projection
@@ -58,6 +64,41 @@ class Totals:
         self.dead += report.dead
         self.batches += 1
         self.by_topic[report.topic] = self.by_topic.get(report.topic, 0) + report.records
+
+
+class ProjectionStopped(RuntimeError):
+    """A projection met a decoded record its read model refuses, and no ops decision skips it.
+
+    Raised after the batch committed the records before it (and the other
+    projections' work), so the projection's offset is that record: a restart
+    meets it again and nothing is lost. The message names the record and the
+    model's error and says how to skip it after a human decision.
+    """
+
+    def __init__(self, refusals: Sequence[Refusal], spec: TopicSpec, namespace: Namespace) -> None:
+        first = refusals[0]
+        self.refusals = tuple(refusals)
+        self.projection = first.projection
+        self.topic = spec.name
+        self.partition = first.item.record.partition
+        self.offset = first.item.record.offset
+        super().__init__("\n".join(self._describe(r, spec, namespace) for r in refusals))
+
+    @staticmethod
+    def _describe(refusal: Refusal, spec: TopicSpec, namespace: Namespace) -> str:
+        record, event = refusal.item.record, refusal.item.event
+        where = f"{spec.name} partition {record.partition} offset {record.offset}"
+        skip = (
+            f"aitrader projections skip --projection {refusal.projection} --topic {spec.name} "
+            f"--partition {record.partition} --offset {record.offset} --reason '...'"
+            + (f" --namespace {namespace.prefix}" if namespace.prefix else "")
+        )
+        return (
+            f"projection {refusal.projection} stopped at {where}: its read model refused {type(event).__name__} "
+            f"{event.event_id} ({refusal.error_type}: {refusal.error}). Nothing from this offset on is applied to "
+            f"{refusal.projection}, and a restart stops here again. Fix the cause, or after a human decision skip "
+            f"the record: {skip}"
+        )
 
 
 class Projector:
@@ -121,6 +162,7 @@ class Projector:
         should_stop: Callable[[], bool],
         on_batch: Callable[[BatchReport], None] | None,
     ) -> None:
+        skips = read_skips(reader, self.namespace)  # small; read anew so a decision taken meanwhile counts
         for spec in TOPICS:
             readers = [p for p in self.projections if p.reads(spec)]
             if not readers:
@@ -130,7 +172,7 @@ class Projector:
             batches = prefetched(self._decoded(reader, topic, ranges))
             try:
                 for records, decoded in batches:
-                    report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition])
+                    report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition], skips)
                     covered[report.partition] = records[-1].offset + 1
                     totals.add(report)
                     if on_batch is not None:
@@ -169,13 +211,18 @@ class Projector:
         records: list[RawRecord],
         decoded: Decoded,
         covered_from: int,
+        skips: Mapping[SkipKey, ProjectionRecordSkipped],
     ) -> BatchReport:
         started = time.perf_counter()
+        partition = records[0].partition
+        mine = {(name, offset): d for (name, topic, p, offset), d in skips.items() if topic == spec.name and p == partition}
         with conn.transaction():
-            applied, dead = apply_batch(conn, readers, records, decoded, self.context, covered_from)
-            if dead:
-                self._dead_letter(spec, dead)  # acknowledged before the offsets commit
-        return BatchReport(records[0].topic, records[0].partition, len(records), applied, len(dead), time.perf_counter() - started)
+            result = apply_batch(conn, readers, records, decoded, self.context, covered_from, mine)
+            if result.dead:
+                self._dead_letter(spec, result.dead)  # acknowledged before the offsets commit
+        if result.refusals:
+            raise ProjectionStopped(result.refusals, spec, self.namespace)
+        return BatchReport(records[0].topic, partition, len(records), result.applied, len(result.dead), time.perf_counter() - started)
 
     def _dead_letter(self, spec: TopicSpec, dead: list[Poison]) -> None:
         if self._producer is None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import typer
 from confluent_kafka import KafkaException
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,11 +23,12 @@ from aitrader.commands.common import console, fail, format_time_ms
 from aitrader.stack.endpoints import endpoints
 from kernel.consumer import LogReader
 from kernel.producer import DeliveryError
-from kernel.topics import Namespace
+from kernel.topics import OPS_DECISIONS, Namespace
 from projections.db import DEFAULT_SCHEMA, auth_schema, checked_schema, connect
 from projections.migrate import current_revisions, upgrade
 from projections.models import ROLES
-from projections.projector import DEFAULT_BATCH, BatchReport, Projector
+from projections.decisions import SkipRefused, record_skip
+from projections.projector import DEFAULT_BATCH, BatchReport, ProjectionStopped, Projector
 from projections.rebuild import rebuild, records_to_read
 from projections.registry import PROJECTIONS, Projection, by_names
 from projections.status import lags
@@ -55,6 +57,11 @@ def _chosen(names: list[str] | None) -> tuple[Projection, ...]:
         return by_names(names)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _stopped(exc: ProjectionStopped, after: str = "") -> typer.Exit:
+    """Exit 1 with the refused record and how to skip it: restarting would only meet the same record again."""
+    return fail(escape(f"{exc}{after}"), code=1)
 
 
 def _stop_flag() -> Callable[[], bool]:
@@ -106,7 +113,10 @@ def rebuild_command(
             rate = done / max(time.perf_counter() - started, 1e-9)
             progress.update(task, advance=report.records, rate=f"{rate:,.0f} records/s")
 
-        result = rebuild(bootstrap, url, schema, space, name or None, batch_size=batch_size, fresh=fresh, on_batch=advance, should_stop=stop)
+        try:
+            result = rebuild(bootstrap, url, schema, space, name or None, batch_size=batch_size, fresh=fresh, on_batch=advance, should_stop=stop)
+        except ProjectionStopped as exc:
+            raise _stopped(exc, "\nThe build is kept: `aitrader projections rebuild` resumes it from there.") from None
     t = result.totals
     rate = t.records / t.seconds if t.seconds else 0.0
     if not result.swapped:
@@ -134,6 +144,32 @@ def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTIO
     console.print(table)
     total = sum(r.lag or 0 for r in rows)
     console.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
+
+
+@projections_app.command("skip")
+def skip_command(
+    projection: str = typer.Option(..., "--projection", help=f"The stopped projection: {', '.join(p.name for p in PROJECTIONS)}."),
+    topic: str = typer.Option(..., "--topic", help="Logical topic of the record, without the namespace prefix (e.g. fills)."),
+    partition: int = typer.Option(..., "--partition", min=0),
+    offset: int = typer.Option(..., "--offset", min=0),
+    reason: str = typer.Option(..., "--reason", help="Why the record may be skipped: recorded on the event for auditors."),
+    actor: str = typer.Option("ops", "--actor", help="Who decides: recorded on the event."),
+    namespace: str = NAMESPACE_OPTION,
+) -> None:
+    """Record the decision that a projection skips one record its read model refused (where the projector stopped).
+
+    The decision is an event on ops.decisions; the projector then dead-letters the
+    record with this reason when the model refuses it, and goes on. A record the
+    model accepts is applied whatever was decided.
+    """
+    try:
+        decision = record_skip(endpoints()[0], Namespace(namespace), projection, topic, partition, offset, reason, actor)
+    except SkipRefused as exc:
+        raise fail(f"refused: {escape(str(exc))}") from None
+    console.print(
+        f"[green]recorded[/] on {OPS_DECISIONS.name} as {decision.event_id}: {projection} skips {topic} partition "
+        f"{partition} offset {offset} when its model refuses it; restart the projector"
+    )
 
 
 @users_app.command("add")
@@ -213,6 +249,8 @@ def projector(
         try:
             totals = runner.run(stop_at_end=stop_at_end, should_stop=stop, on_batch=report)
             break
+        except ProjectionStopped as exc:
+            raise _stopped(exc) from None
         except (psycopg.OperationalError, KafkaException, DeliveryError) as exc:
             if stop_at_end or stop():
                 raise
