@@ -25,6 +25,7 @@ import psycopg
 from kernel.consumer import RawRecord, UndecodableRecord, decode
 from kernel.events import Event, ProjectionRecordSkipped
 from kernel.serde import EventCodec
+from oms.instruments import UnknownInstrument
 from projections import offsets
 from projections.readmodels.base import Context, Item
 from projections.registry import Projection
@@ -133,6 +134,8 @@ def _first_refused(
     try:
         _run(conn, projection, items, context)
         return None
+    except UnknownInstrument:
+        raise  # not the record's fault: its kernel's announcement is not read yet (the projector waits for it)
     except MODEL_ERRORS as exc:
         if len(items) == 1:
             return at, exc

@@ -11,21 +11,31 @@ memory that the database does not also say.
 A record that a read model refuses ends the run with ``ProjectionStopped``
 once the batch has committed everything else (see ``projections.batch``);
 ops' skip decisions (``projections.decisions``) are read at each pass start.
+
+Reference data comes from the log too: at each pass start the kernels'
+``ConfigApplied`` announcements on the control topic are folded into the
+context, so fills are valued with the instruments their kernel booked them
+with. A fill of an instrument not announced yet (the announcement is produced
+before the fill, but another partition's record may become readable later)
+rolls its batch back and is retried on the next pass; ``stop_at_end`` ends
+with ``ReferenceDataMissing`` instead of guessing.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
 
-from kernel.consumer import LogReader, RawRecord
-from kernel.events import ProjectionRecordSkipped
+from kernel.consumer import LogReader, RawRecord, UndecodableRecord, decode
+from kernel.events import ConfigApplied, ProjectionRecordSkipped
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
-from kernel.topics import DEAD_LETTER, Namespace, TopicSpec
+from kernel.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
+from oms.instruments import UnknownInstrument
 from processors.runner import dead_letter
 from projections import offsets
 from projections.batch import Decoded, OffsetsMovedBack, Poison, Refusal, apply_batch, decode_batch
@@ -34,6 +44,8 @@ from projections.decisions import SkipKey, read_skips
 from projections.prefetch import prefetched
 from projections.readmodels.base import Context
 from projections.registry import PROJECTIONS, TOPICS, Projection
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 10_000
 POLL_INTERVAL_S = 0.5
@@ -101,6 +113,10 @@ class ProjectionStopped(RuntimeError):
         )
 
 
+class ReferenceDataMissing(RuntimeError):
+    """A fill of an instrument no kernel announced on the log."""
+
+
 class Projector:
     def __init__(
         self,
@@ -121,6 +137,7 @@ class Projector:
         self.batch_size = batch_size
         self.codec = EventCodec()
         self._producer: EventProducer | None = None
+        self._control_read: dict[int, int] = {}  # control topic partition -> next offset to fold into the context
 
     # --- the loop ---------------------------------------------------------------
 
@@ -144,6 +161,12 @@ class Projector:
                     self._pass(conn, reader, ends, totals, should_stop, on_batch)
                 except OffsetsMovedBack:
                     continue  # someone reset offsets: read again from what the database says
+                except UnknownInstrument as exc:
+                    if stop_at_end:
+                        raise ReferenceDataMissing(f"{exc}; no kernel announced it on {self.namespace.topic(CONTROL)}") from None
+                    log.warning("waiting for a kernel to announce the instrument: %s", exc)
+                    time.sleep(poll_interval_s)
+                    continue
                 if stop_at_end:
                     break
                 if totals.records == before:
@@ -163,6 +186,7 @@ class Projector:
         on_batch: Callable[[BatchReport], None] | None,
     ) -> None:
         skips = read_skips(reader, self.namespace)  # small; read anew so a decision taken meanwhile counts
+        self._fold_announcements(reader, ends)
         for spec in TOPICS:
             readers = [p for p in self.projections if p.reads(spec)]
             if not readers:
@@ -181,6 +205,21 @@ class Projector:
                         return
             finally:
                 batches.close()  # stops the reading thread before the reader is used again
+
+    def _fold_announcements(self, reader: LogReader, ends: LogReader) -> None:
+        """Folds the ``ConfigApplied`` events not read yet into the context's reference data (a small topic)."""
+        topic = self.namespace.topic(CONTROL)
+        marks = ends.watermarks(topic)
+        ranges = {p: (self._control_read.get(p, low), high) for p, (low, high) in marks.items() if high > self._control_read.get(p, low)}
+        for batch in reader.read(topic, ranges) if ranges else ():
+            for record in batch:
+                self._control_read[record.partition] = record.offset + 1
+                try:
+                    event = decode(self.codec, record)
+                except UndecodableRecord:
+                    continue  # the index projection dead-letters it; it announces nothing
+                if isinstance(event, ConfigApplied):
+                    self.context.reference.apply(event)
 
     def _decoded(self, reader: LogReader, topic: str, ranges: dict[int, tuple[int, int]]) -> Iterator[tuple[list[RawRecord], Decoded]]:
         codec = EventCodec()  # the reading thread's own

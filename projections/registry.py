@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from kernel.topics import DEAD_LETTER, FILLS, INPUTS, INTENTS, MANIFESTS, ORDERS, SIGNALS, SNAPSHOTS, TopicSpec
+from kernel.topics import CONTROL, DEAD_LETTER, FILLS, INPUTS, INTENTS, MANIFESTS, ORDERS, SIGNALS, SNAPSHOTS, TopicSpec
 from projections.readmodels import bars, index, ledger, marks, orders, signals
 from projections.readmodels.base import Context, Item
 
@@ -30,7 +30,7 @@ class Projection:
 
 
 # Topics in the order a pass reads them: inputs first, so marks usually precede the fills they value.
-TOPICS: tuple[TopicSpec, ...] = (INPUTS, SIGNALS, INTENTS, ORDERS, FILLS, SNAPSHOTS, MANIFESTS, DEAD_LETTER)
+TOPICS: tuple[TopicSpec, ...] = (INPUTS, SIGNALS, INTENTS, ORDERS, FILLS, CONTROL, SNAPSHOTS, MANIFESTS, DEAD_LETTER)
 
 PROJECTIONS: tuple[Projection, ...] = (
     Projection("index", TOPICS, ("event_index",), (index.apply,)),

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import cached_property
 
-from kernel.calendar import TradingCalendar
+from kernel.calendar import VenueCalendars
 from kernel.consumer import RawRecord
 from kernel.events import Event
-from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
-
-DEFAULT_VENUE = "CME"
+from oms.instruments import Instrument, ReferenceData
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +22,18 @@ class Item:
 class Context:
     """Reference data the projections need and the events do not carry.
 
-    Fills carry no venue or multiplier: the trading day comes from the symbol's
-    venue calendar and P&L from its instrument settings (the OMS's defaults:
-    ES, multiplier 50, unless ``instrument.<SYMBOL>.*`` settings say otherwise).
+    Fills carry no venue or multiplier: both come from the instrument the
+    fill's partition's kernel announced (``ConfigApplied``, folded into
+    ``reference`` by the projector), so a fill is valued exactly as the kernel
+    booked it. Ticks carry their venue, whose calendar gives their trading day.
     """
 
-    settings: Mapping[str, str] = field(default_factory=dict)
-    venues: Mapping[str, str] = field(default_factory=dict)
-    default_venue: str = DEFAULT_VENUE
+    reference: ReferenceData = field(default_factory=ReferenceData)
+    calendars: VenueCalendars = field(default_factory=VenueCalendars)
 
-    @cached_property
-    def _calendars(self) -> dict[str, TradingCalendar]:
-        return {}
+    def instrument(self, partition: int, symbol: str) -> Instrument:
+        """``UnknownInstrument`` until the partition's kernel announced it (the projector waits for that)."""
+        return self.reference.instrument(partition, symbol)
 
-    def calendar(self, symbol: str) -> TradingCalendar:
-        venue = self.venues.get(symbol, self.default_venue)
-        if venue not in self._calendars:
-            self._calendars[venue] = TradingCalendar.for_venue(venue)
-        return self._calendars[venue]
-
-    def trading_day(self, symbol: str, time_ms: int) -> str:
-        return self.calendar(symbol).session_of(time_ms).day
-
-    def multiplier(self, symbol: str) -> Decimal:
-        return instrument(symbol, {**BUILTIN_INSTRUMENT_SETTINGS, **self.settings}).multiplier
+    def trading_day(self, venue: str, time_ms: int) -> str:
+        return self.calendars(venue).session_of(time_ms).day

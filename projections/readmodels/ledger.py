@@ -46,10 +46,12 @@ def _load_positions(conn: psycopg.Connection, symbols: list[str]) -> dict[str, P
 
 
 def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> None:
-    fills = [i.event for i in items if isinstance(i.event, OrderFilled)]
-    if not fills:
+    filled = [(i.record.partition, i.event) for i in items if isinstance(i.event, OrderFilled)]
+    if not filled:
         return
-    days = {f.event_id: context.trading_day(f.symbol, f.event_time_ms) for f in fills}
+    fills = [f for _, f in filled]
+    instruments = {f.symbol: context.instrument(partition, f.symbol) for partition, f in filled}
+    days = {f.event_id: context.trading_day(instruments[f.symbol].venue, f.event_time_ms) for f in fills}
     rows = (
         (f.event_id, f.fill_id, f.order_id, f.symbol, f.side.value, f.last_qty, f.last_price, f.fee, f.liquidity,
          f.event_time_ms, days[f.event_id])
@@ -65,7 +67,7 @@ def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> 
     per_day: dict[tuple[str, str], DayTotals] = defaultdict(DayTotals)
     counts: dict[str, tuple[int, int]] = {}
     for fill in new:
-        position = books.get(fill.symbol) or Position(fill.symbol, context.multiplier(fill.symbol))
+        position = books.get(fill.symbol) or Position(fill.symbol, instruments[fill.symbol].multiplier)
         before = position.realized_pnl
         position.apply_fill(fill)
         books[fill.symbol] = position

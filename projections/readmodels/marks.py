@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import psycopg
 
+from kernel.calendar import VENUE_CALENDARS
 from kernel.events import Tick
 from projections.readmodels.base import Context, Item
 from projections.readmodels.valuation import revalue_days, revalue_positions
@@ -31,17 +32,17 @@ def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> 
     day_cache: dict[tuple[str, int], str] = {}
     for item in items:
         tick = item.event
-        if not isinstance(tick, Tick):
-            continue
+        if not isinstance(tick, Tick) or tick.venue not in VENUE_CALENDARS:
+            continue  # a tick on no known venue: the kernel refused it, so it marks nothing
         key = (tick.envelope.event_time_ms, tick.sequence, tick.envelope.event_id)
         best = last.get(tick.symbol)
         if best is None or key > best[0]:
             last[tick.symbol] = (key, tick.price)
-        # Sessions open and close on whole minutes, so one calendar lookup per symbol and minute is exact.
-        minute = (tick.symbol, key[0] // 60_000)
+        # Sessions open and close on whole minutes, so one calendar lookup per venue and minute is exact.
+        minute = (tick.venue, key[0] // 60_000)
         day = day_cache.get(minute)
         if day is None:
-            day = day_cache[minute] = context.trading_day(tick.symbol, key[0])
+            day = day_cache[minute] = context.trading_day(tick.venue, key[0])
         best = last_of_day.get((tick.symbol, day))
         if best is None or key > best[0]:
             last_of_day[(tick.symbol, day)] = (key, tick.price)

@@ -29,7 +29,7 @@ from kernel.consumer import LogReader, decode
 from kernel.events import DeadLettered, Envelope, OrderFilled, Signal, Tick
 from kernel.producer import EventProducer
 from kernel.serde import EventCodec
-from kernel.topics import CATALOG, DEAD_LETTER, FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, SNAPSHOTS, Namespace
+from kernel.topics import CATALOG, CONTROL, DEAD_LETTER, FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, SNAPSHOTS, Namespace
 from projections.db import build_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.models import READ_MODELS
@@ -216,7 +216,7 @@ def test_a_second_run_and_duplicated_records_change_nothing(
     try:
         producer = EventProducer(kafka_bootstrap, dup_space)
         with LogReader(kafka_bootstrap) as reader:
-            for spec in (INPUTS, SIGNALS, INTENTS, ORDERS, FILLS, SNAPSHOTS):
+            for spec in (INPUTS, SIGNALS, INTENTS, ORDERS, FILLS, CONTROL, SNAPSHOTS):
                 records = [r for b in reader.read(space.topic(spec), reader.watermarks(space.topic(spec))) for r in b]
                 # Every record, then all of them again (only the first 1,000 ticks): same events, new offsets.
                 again = records[:1000] if spec is INPUTS else records
