@@ -16,6 +16,7 @@ from kernel.events import Envelope, Tick
 from kernel.ingest import SAMPLE_DAY, read_ticks
 from kernel.partitioner import partition_for
 from kernel.producer import EventProducer
+from kernel.sampledata import write_multi_symbol_day
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, Namespace
 
@@ -81,6 +82,39 @@ def test_a_file_cut_in_half_then_the_whole_file_writes_exactly_the_missing_half(
     codec = EventCodec()
     on_log = [decode(codec, r) for r in _records(kafka_bootstrap, namespace)[ES_PARTITION]]
     assert on_log == list(read_ticks(whole))  # every tick once, in order, with the ids a single load gives
+
+
+def test_files_of_symbols_sharing_a_partition_go_in_together_in_time_order(
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+) -> None:
+    day = write_multi_symbol_day(tmp_path / "day", until="2013-09-01 19:00")  # ~5,600 ES rows
+    result = _ingest(namespace, *day.ingest_args(), "--settings", str(day.settings))
+    assert result.exit_code == 0, result.output
+
+    codec = EventCodec()
+    records = _records(kafka_bootstrap, namespace)
+    symbols = {p: {decode(codec, r).symbol for r in rs} for p, rs in records.items()}  # type: ignore[attr-defined]
+    assert symbols[ES_PARTITION] == {"ES", "SYN_NQ"}  # SYN_SP500_ETF waits for NYSE's open on 9/3
+    assert symbols[partition_for("SYN_ZN", INPUTS.partitions)] == {"SYN_ZN"}
+    for partition, rs in records.items():
+        stamps = [r.timestamp_ms for r in rs]
+        assert stamps == sorted(stamps), f"timestamps go down on partition {partition}"
+    written = sum(len(rs) for rs in records.values())
+    assert written > 8_000
+    assert f"published {written:,} ticks" in result.output
+
+
+def test_ticks_older_than_their_partition_are_refused_whole_before_anything_is_written(
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+) -> None:
+    later_es = _slice(tmp_path, "es_later.csv", 10_000, 20_000)  # from 2013-09-01 20:44 CT
+    assert _ingest(namespace, str(later_es)).exit_code == 0
+    day = write_multi_symbol_day(tmp_path / "day", until="2013-09-01 18:00")  # SYN_NQ from 17:00, same partition
+    nq = dict(day.files)["SYN_NQ"]
+    result = _ingest(namespace, f"SYN_NQ={nq}", "--settings", str(day.settings))
+    assert result.exit_code == 2, result.output
+    assert "late" in result.output and "together" in result.output and "nothing was written" in result.output
+    assert _ends(kafka_bootstrap, namespace)[ES_PARTITION] == 10_000
 
 
 @pytest.mark.parametrize("form", ["SYMBOL=FILE", "--symbol"])
