@@ -100,15 +100,13 @@ class Derivation:
         """How its trades derive from ES's, in one line (README)."""
         if self.is_copy:
             return "the real trades, unchanged"
-        window = "".join(
-            f", {word} {_local_text(ms, venue_zone(SOURCE_VENUE))} CME time" for word, ms in (("from", self.since_ms), ("until", self.until_ms)) if ms is not None
-        )
+        window = _window_text(self.since_ms, self.until_ms)
         offset = f" {'-' if self.price_offset < 0 else '+'} {abs(self.price_offset)}" if self.price_offset else ""
-        thinning = f"every {self.every}th of the kept rows" if self.every > 1 else "every kept row"
+        thinning = f"one in {self.every} of the kept rows" if self.every > 1 else "every kept row"
         return (
             f"price = ES x {self.price_factor}{offset}, rounded half-even to {self.tick_size}; "
             f"size = ES x {self.size_factor}, rounded half-even, at least 1; time = ES {self.shift_ms:+d} ms; "
-            f"{thinning}{window}; only inside {self.venue} sessions"
+            f"{thinning}{f', {window}' if window else ''}; only inside {self.venue} sessions"
         )
 
     def instrument_settings(self) -> dict[str, str]:
@@ -117,20 +115,22 @@ class Derivation:
                   "tick_size": self.tick_size, "fee_per_unit": self.fee_per_unit}
         return {f"instrument.{self.symbol}.{name}": str(value) for name, value in fields.items()}
 
-    def derive(self, row: Row, line: str, in_session: bool) -> str | None:
+    def derive(self, row: Row, line: str, calendars: VenueCalendars) -> str | None:
         """This symbol's line for one real trade, or None when it keeps none."""
         if self.is_copy:
             return line
         if (self.since_ms is not None and row.time_ms < self.since_ms) or (self.until_ms is not None and row.time_ms >= self.until_ms):
             return None
-        if not in_session:
+        time_ms = row.time_ms + self.shift_ms
+        session = calendars(self.venue).session_of(time_ms)
+        if not session.open_ms <= time_ms < session.close_ms:
             return None
         level = DECIMAL.add(DECIMAL.multiply(row.price, self.price_factor), self.price_offset)
         price = DECIMAL.multiply(DECIMAL.divide(level, self.tick_size).quantize(ONE, ROUND_HALF_EVEN), self.tick_size)
         if price <= 0:
             raise ValueError(f"{self.symbol}: ES {row.price} gives a price of {price}; choose another factor or offset")
         size = max(ONE, DECIMAL.multiply(row.size, self.size_factor).quantize(ONE, ROUND_HALF_EVEN))
-        return f"{_local_text(row.time_ms + self.shift_ms, self.zone)},{price:f},{size:f}\n"
+        return f"{_local_text(time_ms, self.zone)},{price:f},{size:f}\n"
 
 
 def _chicago_ms(text: str) -> int:
@@ -199,9 +199,7 @@ def derive_lines(source: Iterable[str], cut: Cut, derivations: Sequence[Derivati
         for derivation in derivations:
             if (index // cut.every) % derivation.every:
                 continue
-            shifted = row.time_ms + derivation.shift_ms
-            session = calendars(derivation.venue).session_of(shifted)
-            derived = derivation.derive(row, line, session.open_ms <= shifted < session.close_ms)
+            derived = derivation.derive(row, line, calendars)
             if derived is not None:
                 yield derivation.symbol, derived
 
@@ -237,6 +235,13 @@ def _local_text(time_ms: int, zone: ZoneInfo) -> str:
     return text
 
 
+def _window_text(since_ms: int | None, until_ms: int | None) -> str:
+    """``from ... CME time, until ... CME time`` (either part only when given)."""
+    source_zone = venue_zone(SOURCE_VENUE)
+    bounds = (("from", since_ms), ("until", until_ms))
+    return ", ".join(f"{word} {_local_text(ms, source_zone)} CME time" for word, ms in bounds if ms is not None)
+
+
 def settings_text(derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> str:
     """``instruments.conf``: key=value lines defining every synthetic symbol (ES is built in)."""
     lines = ["# Synthetic instruments derived from the real ES day (kernel/synthetic.py); ES itself is built in."]
@@ -249,9 +254,7 @@ def settings_text(derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> str:
 def readme_text(cut: Cut, counts: dict[str, int], derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> str:
     """The README.md written beside the files: what is synthetic, how each symbol was derived, how to load them."""
     names = {d.symbol: file_name(d.symbol, cut) for d in derivations}
-    window = ", ".join(
-        f"{word} {_local_text(ms, venue_zone(SOURCE_VENUE))} CME time" for word, ms in (("from", cut.since_ms), ("until", cut.until_ms)) if ms is not None
-    )
+    window = _window_text(cut.since_ms, cut.until_ms)
     rows = [
         f"| `{d.symbol}` | {'real' if d.is_copy else 'synthetic'} | {d.venue} | {partition_for(d.symbol, INPUTS.partitions)} "
         f"| `{names[d.symbol]}` | {counts.get(d.symbol, 0):,} | {d.recipe()} | {d.purpose} |"
@@ -262,7 +265,7 @@ def readme_text(cut: Cut, counts: dict[str, int], derivations: Sequence[Derivati
         "# The multi-symbol day",
         "",
         f"Written by `aitrader data synth` (kernel/synthetic.py) from `{SAMPLE_FILE_NAME}`, the real ES day, "
-        f"keeping {f'every {cut.every}th row' if cut.every > 1 else 'every row'}{f', {window}' if window else ''}.",
+        f"keeping {f'one row in {cut.every}' if cut.every > 1 else 'every row'}{f', {window}' if window else ''}.",
         "Every symbol whose name starts with `SYN_` is **synthetic**: derived from the real ES trades, not market data.",
         "Times are each venue's local time; `instruments.conf` defines the synthetic instruments.",
         "",
