@@ -6,6 +6,7 @@ import typer
 
 from aitrader.commands.audit import audit_app, notary
 from aitrader.commands.control import control_app
+from aitrader.commands.data import data_app
 from aitrader.commands.demo import demo
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
@@ -28,6 +29,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(log_app, name="log")
 app.command("ingest")(ingest)
+app.add_typer(data_app, name="data")
 app.add_typer(control_app, name="control")
 app.command("replay")(replay)
 app.add_typer(audit_app, name="audit")

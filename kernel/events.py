@@ -85,7 +85,15 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Tick(Event):
-    """A trade print, with room for the top of book when the source has it."""
+    """A trade print, with room for the top of book when the source has it.
+
+    ``sequence`` orders the ticks of one (venue, symbol) across files and days:
+    ``event_time_ms * 1_000_000 + n``, n the tick's position among its file's
+    ticks of the same millisecond (``kernel.sequencing``). The same trade loaded
+    twice (a feed replaying after a reconnect, a file loaded again) has the same
+    sequence, and the kernel refuses a tick whose sequence is not after the last
+    one it applied for its (venue, symbol).
+    """
 
     SCHEMA: ClassVar[str] = "aitrader.events.Tick"
     symbol: str

@@ -21,7 +21,8 @@ def test_a_good_row_becomes_a_tick_in_utc_milliseconds() -> None:
     (tick,) = _parse("DateTime,Price,Volume\n2013-09-01 17:00:00.083,1640.25,8\n")
     assert isinstance(tick, Tick)
     assert tick.event_time_ms == 1378072800083  # 22:00:00.083 UTC (CDT is UTC-5)
-    assert (tick.price, tick.size, tick.sequence, tick.symbol) == (Decimal("1640.25"), Decimal(8), 2, "ES")
+    assert (tick.price, tick.size, tick.symbol) == (Decimal("1640.25"), Decimal(8), "ES")
+    assert tick.sequence == 1378072800083 * 1_000_000  # event time, then 0: the first row of that millisecond
     assert tick.envelope.causation_id is None
 
 

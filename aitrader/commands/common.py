@@ -1,8 +1,10 @@
-"""What every command shares: the console, clear failures, time arguments."""
+"""What every command shares: the console, clear failures, time arguments, settings files."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -51,3 +53,22 @@ def setting_pair(text: str, where: str) -> tuple[str, str]:
 
 def setting_pairs(items: list[str], where: str) -> dict[str, str]:
     return dict(setting_pair(item, where) for item in items)
+
+
+def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str, str]:
+    """Settings from a file (JSON object, or ``key=value`` lines with ``#`` comments), then ``-s`` overrides."""
+    settings: dict[str, str] = {}
+    if settings_file is not None:
+        text = settings_file.read_text()
+        if settings_file.suffix == ".json":
+            loaded = json.loads(text)
+            if not isinstance(loaded, dict):
+                raise typer.BadParameter(f"{settings_file}: a JSON settings file holds one object")
+            settings.update({str(k): str(v) for k, v in loaded.items()})
+        else:
+            for number, line in enumerate(text.splitlines(), start=1):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    settings.update([setting_pair(line, f"{settings_file}:{number}")])
+    settings.update(setting_pairs(overrides, "-s"))
+    return settings

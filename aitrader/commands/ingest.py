@@ -1,4 +1,4 @@
-"""``aitrader ingest``: put a trade file on the log as Avro ``Tick`` events."""
+"""``aitrader ingest``: put trade files on the log as Avro ``Tick`` events, each trade once, in time order."""
 
 from __future__ import annotations
 
@@ -7,13 +7,33 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from aitrader.commands.common import console, fail, zone
+from aitrader.commands.common import console, fail, format_time_ms, parse_settings
 from aitrader.stack.endpoints import endpoints
 from kernel.admin import TopicAdmin
-from kernel.ingest import BadInputError, publish, validate
+from kernel.calendar import venue_zone
+from kernel.consumer import LogReader
+from kernel.ingest import (
+    BadInputError,
+    IngestRefused,
+    IngestReport,
+    LateStart,
+    Published,
+    SymbolPlan,
+    TickFile,
+    check,
+    late_starts,
+    plan,
+    publish_merged,
+)
+from kernel.logtail import read_tails
+from kernel.partitioner import partition_for
 from kernel.producer import EventProducer
+from kernel.sequencing import DEFAULT_LATE_TOLERANCE_MS, SequenceGate
 from kernel.tickfile import TickFileError
-from kernel.topics import Namespace
+from kernel.topics import INPUTS, Namespace
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, SYMBOL, instrument
+
+COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
 def _speed(text: str) -> float | None:
@@ -28,40 +48,142 @@ def _speed(text: str) -> float | None:
     return value
 
 
+def tick_file(argument: str, default_symbol: str, settings: dict[str, str]) -> TickFile:
+    """``SYMBOL=FILE`` or ``FILE`` (then ``default_symbol``); venue and local zone come from the symbol's instrument.
+
+    Write ``./a=b.csv`` for a file whose name holds '=': ``.`` cannot start a symbol.
+    """
+    head, sep, tail = argument.partition("=")
+    symbol, name = (head, tail) if sep and tail and SYMBOL.match(head) else (default_symbol, argument)
+    path = Path(name)
+    if not path.is_file():
+        raise fail(f"{name}: no such file")
+    try:
+        venue = instrument(symbol, settings).venue
+    except ValueError as exc:
+        raise fail(f"{exc} (in a --settings FILE, or with -s key=value); nothing was written") from None
+    return TickFile(path, symbol, venue, venue_zone(venue))
+
+
 def ingest(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV of trades: DateTime,Price,Volume (plain or .gz)."),
-    symbol: str = typer.Option("ES", help="Symbol the trades belong to."),
-    venue: str = typer.Option("CME", help="Venue name recorded on each tick."),
-    tz: str = typer.Option("America/Chicago", help="Time zone of the file's local DateTime column."),
+    paths: list[str] = typer.Argument(
+        ..., metavar="[SYMBOL=]FILE...", help="CSVs of trades: DateTime,Price,Volume (plain or .gz), local time of the symbol's venue."
+    ),
+    symbol: str = typer.Option("ES", help="Symbol of the FILE arguments given without SYMBOL=."),
+    settings_file: Path | None = typer.Option(
+        None, "--settings", exists=True, dir_okay=False, readable=True,
+        help="Settings with the instrument.<SYMBOL>.* definitions (key=value lines or JSON), as `aitrader run processors` reads; ES is built in.",
+    ),
+    overrides: list[str] = typer.Option([], "-s", "--set", help="One setting, key=value (repeatable); wins over --settings."),
     speed: str = typer.Option("max", help="'max' for full speed, or N to pace at N times event time (live simulation)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count bad rows instead of stopping at the first."),
     namespace: str = typer.Option("", help="Topic name prefix (tests, experiments)."),
 ) -> None:
-    """Publish a trade file as Tick events on the kernel's input topic.
+    """Publish trade files as Tick events on the kernel's input topic.
 
-    The whole file is checked first: a bad row stops the load with its line
-    number and nothing is written, unless --skip-bad.
+    Each file is checked whole first: a bad row stops the load with its line
+    number and nothing is written, unless --skip-bad. The files' ticks then go
+    in merged by event time. Only ticks after the last one of their symbol
+    already on the log are written, so loading a file again writes nothing.
+    The venue and time zone of a file are its symbol's instrument's: an unknown
+    symbol is an error, never ES's. Files of symbols that share a partition must
+    be loaded together: a tick older than its partition's latest record is late
+    for the kernel, and the load is refused before anything is written.
     """
     pace = _speed(speed)
-    timezone = zone(tz)
-    if not symbol.isalnum():
-        raise typer.BadParameter(f"symbol must be letters and digits, not {symbol!r}")
+    settings = {**BUILTIN_INSTRUMENT_SETTINGS, **parse_settings(settings_file, overrides)}
+    files = [tick_file(argument, symbol, settings) for argument in paths]
     bootstrap = endpoints()[0]
-    TopicAdmin(bootstrap, Namespace(namespace)).create()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        checking = progress.add_task("checking rows", total=None)
-        try:
-            report = validate(file, symbol, venue, timezone, skip_bad, lambda n: progress.advance(checking, n))
-        except (BadInputError, TickFileError) as exc:
-            raise fail(f"{file}: {exc}; nothing was written (use --skip-bad to skip bad rows)") from None
-        progress.update(checking, total=report.rows, completed=report.rows)
-        sending = progress.add_task(f"publishing {symbol}", total=report.rows - report.bad_rows)
-        producer = EventProducer(bootstrap, Namespace(namespace))
-        publish(file, producer, symbol, venue, timezone, report, pace, lambda n: progress.advance(sending, n))
-    for bad in report.first_bad:
-        console.print(f"[yellow]skipped[/] {bad}")
+    space = Namespace(namespace)
+    TopicAdmin(bootstrap, space).create()
+    with Progress(*COLUMNS, console=console, transient=False) as progress:
+        reports = [_checked(progress, file, skip_bad) for file in files]
+    topic = space.topic(INPUTS)
+    with LogReader(bootstrap) as reader:
+        partitions = len(reader.partitions(topic))
+        wanted: dict[int, set[tuple[str, str]]] = {}
+        for file in files:
+            wanted.setdefault(partition_for(file.symbol, partitions), set()).add(file.key)
+        tails = read_tails(reader, topic, wanted)
+    try:
+        plans = plan(reports, tails, partitions)
+    except IngestRefused as exc:
+        raise fail(f"{exc}; nothing was written") from None
+    late = late_starts(plans, tails)
+    if late:
+        raise fail(" ".join(_late_message(start) for start in late) + _TOGETHER)
+    for symbol_plan in plans.values():
+        console.print(_plan_message(symbol_plan), highlight=False)
+    skipped_bad = sum(r.bad_rows for r in reports)
+    to_write = sum(p.to_write for p in plans.values())
+    if to_write == 0:
+        console.print(f"published 0 ticks ({skipped_bad:,} bad rows skipped): every tick is already on the log; nothing to write")
+        return
+    with Progress(*COLUMNS, console=console, transient=False) as progress:
+        sending = progress.add_task(f"publishing {', '.join(p.symbol for p in plans.values())}", total=to_write)
+        gate = SequenceGate({key: p.on_log.sequence for key, p in plans.items() if p.on_log is not None})
+        sent = publish_merged(files, EventProducer(bootstrap, space), gate, pace, lambda n: progress.advance(sending, n))
+        progress.update(sending, total=sent.total, completed=sent.total)
+    _print_results(reports, plans, sent)
+
+
+def _checked(progress: Progress, file: TickFile, skip_bad: bool) -> IngestReport:
+    task = progress.add_task(f"checking {file.symbol} {file.path.name}", total=None)
+    try:
+        report = check(file, skip_bad, lambda n: progress.advance(task, n))
+    except (BadInputError, TickFileError) as exc:
+        raise fail(f"{file.path}: {exc}; nothing was written (use --skip-bad to skip bad rows)") from None
+    progress.update(task, total=report.rows, completed=report.rows)
+    return report
+
+
+_TOGETHER = (
+    " Files for symbols sharing a partition must be ingested together, with one `aitrader ingest` given all of "
+    "them, so their ticks go in merged by time; nothing was written."
+)
+
+
+def _late_message(start: LateStart) -> str:
+    zone = venue_zone(start.first.key[0])
+    first_ms = start.first.first_to_write_ms or 0
+    return (
+        f"{start.first.symbol}'s first tick to write ({format_time_ms(first_ms, zone)}) is "
+        f"{_duration(start.latest_ms - first_ms)} older than the latest record on {INPUTS.name}[{start.partition}] "
+        f"({format_time_ms(start.latest_ms, zone)}): the kernel would refuse those ticks as late (it takes a tick at most "
+        f"{DEFAULT_LATE_TOLERANCE_MS:,} ms behind its partition). This load's symbols on that partition: "
+        f"{', '.join(start.symbols)}."
+    )
+
+
+def _duration(ms: int) -> str:
+    minutes, seconds = divmod(ms / 1000, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}h{minutes:02d}m{seconds:06.3f}s" if hours else f"{minutes}m{seconds:06.3f}s" if minutes else f"{seconds:.3f}s"
+
+
+def _plan_message(symbol_plan: SymbolPlan) -> str:
+    name, last = symbol_plan.symbol, symbol_plan.on_log
+    if symbol_plan.ticks == 0:
+        return f"{name}: no ticks in its file(s); nothing to write"
+    if last is None:
+        return f"{name}: {symbol_plan.to_write:,} ticks to write (none on the log yet)"
+    if symbol_plan.to_write == 0:
+        return f"{name}: all {symbol_plan.ticks:,} ticks already on the log; nothing to write"
+    when = format_time_ms(last.event_time_ms, venue_zone(last.venue))
+    return (
+        f"{name}: resuming after sequence {last.sequence} ({when}), the last {name} tick on the log; "
+        f"{symbol_plan.to_write:,} of {symbol_plan.ticks:,} ticks to write"
+    )
+
+
+def _print_results(reports: list[IngestReport], plans: dict[tuple[str, str], SymbolPlan], sent: Published) -> None:
+    for report in reports:
+        for bad in report.first_bad:
+            console.print(f"[yellow]skipped[/] {report.path.name} {bad}")
+    for key, symbol_plan in plans.items():
+        console.print(f"{symbol_plan.symbol}: published {sent.counts[key]:,} ticks", highlight=False)
+    ticks = sum(p.ticks for p in plans.values())
     console.print(
-        f"published {report.published:,} ticks ({report.bad_rows:,} bad rows skipped) "
-        f"in {report.seconds:.1f}s: {report.rate:,.0f} ticks/s"
+        f"published {sent.total:,} ticks ({sum(r.bad_rows for r in reports):,} bad rows skipped) "
+        f"in {sent.seconds:.1f}s: {sent.rate:,.0f} ticks/s; {ticks - sent.total:,} already on the log"
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from aitrader.commands.common import console, fail, setting_pair, setting_pairs
+from aitrader.commands.common import console, fail, parse_settings
 from aitrader.stack.endpoints import endpoints
 from inference.baseline import BaselineScorer
 from inference.scorer import ScorerSpec, load_scorer
@@ -27,25 +26,6 @@ run_app = typer.Typer(help="Run AITrader's stream processors.", no_args_is_help=
 @run_app.callback()
 def _group() -> None:
     """Run AITrader's stream processors."""  # a callback keeps `processors` a subcommand when run on its own
-
-
-def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str, str]:
-    """Settings from a file (JSON object, or ``key=value`` lines with ``#`` comments), then ``-s`` overrides."""
-    settings: dict[str, str] = {}
-    if settings_file is not None:
-        text = settings_file.read_text()
-        if settings_file.suffix == ".json":
-            loaded = json.loads(text)
-            if not isinstance(loaded, dict):
-                raise typer.BadParameter(f"{settings_file}: a JSON settings file holds one object")
-            settings.update({str(k): str(v) for k, v in loaded.items()})
-        else:
-            for number, line in enumerate(text.splitlines(), start=1):
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    settings.update([setting_pair(line, f"{settings_file}:{number}")])
-    settings.update(setting_pairs(overrides, "-s"))
-    return settings
 
 
 class ProgressView:
