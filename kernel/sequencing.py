@@ -23,8 +23,8 @@ Ticks of several files are merged by event time on the way in (ties in the
 order the files were given, then line order), so a partition's timestamps do
 not go down. A tick may still arrive a little behind its partition's latest
 event time (symbols sharing a partition come from separate feeds); the kernel
-accepts a lag up to a setting whose default is ``DEFAULT_LATE_TOLERANCE_MS``
-and refuses older ticks as late.
+accepts a lag up to ``input.late_tolerance_ms`` (default
+``DEFAULT_LATE_TOLERANCE_MS``) and refuses older ticks as late.
 
 Pure: no I/O, no clock.
 """

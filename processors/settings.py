@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kernel.sequencing import DEFAULT_LATE_TOLERANCE_MS
 from oms.book import BookConfig
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, Instrument, UnknownInstrument, instruments_from_settings
 from oms.risk import RiskLimits
@@ -43,7 +44,7 @@ class InputPolicy:
     matters for feeds that write one partition from several sources.
     """
 
-    late_tolerance_ms: int = 1000
+    late_tolerance_ms: int = DEFAULT_LATE_TOLERANCE_MS
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> InputPolicy:
