@@ -158,19 +158,16 @@ class TradingKernel:
         if offset <= self.last_applied_offset:
             return []
         derivation = Derivation(INPUTS.name, self.partition, offset, PRODUCER)
-        out: list[Event] = []
-        if not self.settings_announced:
-            # A kernel that starts empty announces the settings it starts with (a restored one's are on the log).
-            out.append(self._config_applied(event, derivation, None, self.settings.values, "start", "kernel"))
-            self.settings_announced = True
         if isinstance(event, Tick):
-            out += self._on_tick(event, derivation)
-        elif isinstance(event, TradingStateChanged):
-            out += self._on_trading_state(event, derivation)
-        elif isinstance(event, ConfigChanged):
-            out += self.on_config(event, derivation)
+            out = self._on_tick(event, derivation)  # announces after a session-start snapshot, which comes first
         else:
-            out.append(self._refuse(event, derivation, "UnexpectedInput", f"{type(event).__name__} is not a kernel input"))
+            out = self._announcement(event, derivation)
+            if isinstance(event, TradingStateChanged):
+                out += self._on_trading_state(event, derivation)
+            elif isinstance(event, ConfigChanged):
+                out += self.on_config(event, derivation)
+            else:
+                out.append(self._refuse(event, derivation, "UnexpectedInput", f"{type(event).__name__} is not a kernel input"))
         self.last_applied_offset = offset
         self._applied_since_snapshot += 1
         if self.snapshot_every and self._applied_since_snapshot >= self.snapshot_every:
@@ -181,7 +178,7 @@ class TradingKernel:
         symbol = self.symbols.get(tick.symbol)
         refusal = self._tick_refusal(tick, symbol)
         if refusal is not None:
-            return [self._refuse(tick, derivation, *refusal)]
+            return [*self._announcement(tick, derivation), self._refuse(tick, derivation, *refusal)]
         settings = self.settings.for_symbol(tick.symbol)
         session = self.calendars(settings.instrument.venue).session_of(tick.event_time_ms)
         out: list[Event] = []
@@ -189,6 +186,7 @@ class TradingKernel:
             # What live had as the partition's day began (its first included): a replay of that day starts here.
             out.append(self.snapshot(derivation, tick.event_time_ms, f"session-start {session.day}"))
             self.trading_day = session.day
+        out += self._announcement(tick, derivation)
         if symbol is None:
             symbol = self.symbols[tick.symbol] = self._new_symbol(tick.symbol, settings)
         symbol.last_sequence = tick.sequence
@@ -297,6 +295,18 @@ class TradingKernel:
 
     # --- state ------------------------------------------------------------------
 
+    def _announcement(self, cause: Event, derivation: Derivation) -> list[Event]:
+        """A kernel that starts empty announces the settings it starts with once, at its first input.
+
+        Minted after a session-start snapshot of that input (whose state has not
+        announced yet), so a kernel restored from that snapshot announces again
+        under the same id, as live did.
+        """
+        if self.settings_announced:
+            return []
+        self.settings_announced = True
+        return [self._config_applied(cause, derivation, None, self.settings.values, "start", "kernel")]
+
     def _new_symbol(self, name: str, settings: SymbolSettings) -> SymbolState:
         return SymbolState(
             settings,
@@ -339,6 +349,7 @@ class TradingKernel:
             "code_version": __version__,
             "partition": self.partition,
             "last_applied_offset": self.last_applied_offset,
+            "settings_announced": self.settings_announced,
             "clock_ms": self.clock_ms,
             **self.settings.to_state(),
             "trading": self.trading.to_state(),
@@ -368,7 +379,7 @@ class TradingKernel:
             raise ValueError(f"snapshot was taken with scorer {state['scorer']}, not {scorer.name} {scorer.version}")
         kernel = cls(state["partition"], KernelSettings.from_state(state), scorer, calendars)
         kernel.last_applied_offset = state["last_applied_offset"]
-        kernel.settings_announced = True
+        kernel.settings_announced = state["settings_announced"]
         kernel.clock_ms = state["clock_ms"]
         kernel.trading = TradingStates.from_state(state["trading"])
         for name, s in sorted(state["symbols"].items()):

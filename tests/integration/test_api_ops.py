@@ -331,7 +331,11 @@ def test_replay_jobs_run_in_the_background_and_report_identical_or_diverged(api:
 
     diverged = _finished(api, what_if.headers["Location"])
     assert diverged["state"] == "diverged", diverged
-    assert diverged["result"]["identical"] is False and diverged["result"]["first_divergence"]["topic"] == "intents"
+    # The day starts at the log's first tick, where the kernel announces the settings it starts with: the what-if's
+    # differ, so that announcement is the first difference; the intents differ too.
+    assert diverged["result"]["identical"] is False and diverged["result"]["first_divergence"]["topic"] == "control"
+    intents = diverged["result"]["digests"]["intents"]
+    assert intents["live"]["sha256"] != intents["replay"]["sha256"]
     assert diverged["request"]["overrides"] == {"strategy.threshold": "1"}
     listed = api.client.get("/api/replays", headers=key).json()["data"]
     assert [j["id"] for j in listed] == [same.json()["id"], what_if.json()["id"]]
