@@ -10,17 +10,18 @@ the live kernel would route them.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.baseline import BaselineScorer
 from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
-from kernel.events import Tick
+from kernel.events import Event, Tick
 from kernel.producer import EventProducer
 from kernel.ingest import SAMPLE_DAY, read_ticks
+from kernel.partitioner import partition_for
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.runner import KernelRunner
@@ -30,6 +31,7 @@ from processors.settings import KernelSettings
 class SeedReport:
     ticks: int = 0
     derived: Counter[str] = field(default_factory=Counter)
+    kernels: dict[int, TradingKernel] = field(default_factory=dict)  # each partition's, after its last input
 
 
 def sample_ticks(
@@ -42,20 +44,25 @@ def sample_ticks(
     yield from itertools.islice(read_ticks(path, symbol, venue), 0, None if limit is None else limit * step, step)
 
 
-def produce_inputs(producer: EventProducer, events: Iterable[Tick]) -> int:
-    n = 0
-    for event in events:
-        producer.send(INPUTS, event.symbol, event)
-        n += 1
-    producer.flush()
-    return n
-
-
 def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: dict[str, str] | None = None) -> SeedReport:
-    """Ticks onto ``inputs``, then the kernel's outputs onto the derived topics; returns what was written."""
+    """Ticks onto ``inputs`` (each on its symbol's partition), then the kernel's outputs onto the derived topics."""
+    by_partition: dict[int, list[Event]] = defaultdict(list)
+    for tick in ticks:
+        by_partition[partition_for(tick.symbol, INPUTS.partitions)].append(tick)
+    return seed_partitions(bootstrap, namespace, by_partition, settings)
+
+
+def seed_partitions(
+    bootstrap: str, namespace: Namespace, inputs: Mapping[int, Sequence[Event]], settings: dict[str, str] | None = None
+) -> SeedReport:
+    """Each partition's inputs in the order given, then what a kernel per partition derives, routed as live routes it."""
     report = SeedReport()
     producer = EventProducer(bootstrap, namespace)
-    report.ticks = produce_inputs(producer, ticks)
+    for partition, events in sorted(inputs.items()):
+        for event in events:
+            producer.send(INPUTS, getattr(event, "symbol", None) or "*", event, partition=partition)
+        report.ticks += sum(isinstance(e, Tick) for e in events)
+    producer.flush()
     calendars = VenueCalendars()
     parsed = KernelSettings.parse(settings)
     topic = namespace.topic(INPUTS)
@@ -68,5 +75,6 @@ def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: 
                     for routed in runner.apply(record):
                         producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
                         report.derived[type(routed.event).__name__] += 1
+            report.kernels[partition] = runner.kernel
     producer.flush()
     return report
