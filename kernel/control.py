@@ -20,18 +20,27 @@ from kernel.producer import EventProducer
 from kernel.topics import INPUTS, Namespace
 
 PRODUCER = f"control/{__version__}"
-EMPTY_PARTITION_TIME_MS = 0
+# The earliest time a record can carry: a producer reads a timestamp of 0 as "now", the wall clock.
+EARLIEST_TIME_MS = 1
 
 
 def partition_clock(reader: LogReader, topic: str) -> dict[int, tuple[int, int]]:
-    """partition -> (end offset, event time of its last record)."""
+    """partition -> (end offset, event time of its last record).
+
+    An empty partition has no time of its own yet: it takes the latest time of
+    the others (the account's "now" in event time), or ``EARLIEST_TIME_MS`` on
+    an empty topic, so a halt sent before a partition's first tick never lands
+    with a wall-clock timestamp among event times.
+    """
     clock = {}
     for partition, (low, high) in reader.watermarks(topic).items():
+        if high > low:
+            (last,) = next(reader.read(topic, {partition: (high - 1, high)}))
+            clock[partition] = (high, last.timestamp_ms)
+    latest = max((time_ms for _, time_ms in clock.values()), default=EARLIEST_TIME_MS)
+    for partition, (low, high) in reader.watermarks(topic).items():
         if high <= low:
-            clock[partition] = (high, EMPTY_PARTITION_TIME_MS)
-            continue
-        (last,) = next(reader.read(topic, {partition: (high - 1, high)}))
-        clock[partition] = (high, last.timestamp_ms)
+            clock[partition] = (high, latest)
     return clock
 
 

@@ -77,6 +77,9 @@ class EventProducer:
         headers: Mapping[str, bytes] | None = None,
         partition: int | None = None,
     ) -> None:
+        if timestamp_ms <= 0:
+            # The client would stamp it with the wall clock: one such record among event times breaks offsets by time.
+            raise ValueError(f"{topic}: record timestamp {timestamp_ms} is not an event time (> 0)")
         extra = {} if partition is None else {"partition": partition}
         while True:
             try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kernel.calendar import venue_zone
+from kernel.control import EARLIEST_TIME_MS
 from kernel.events import Envelope, Event, TradingState, TradingStateChanged
 from kernel.ids import id_from_parts
 from kernel.partitioner import partition_for
@@ -74,9 +75,10 @@ def partition_inputs(every: int = 4, until: str | None = None) -> dict[int, list
 
 def _switch(inputs: dict[int, list[Event]], switch: Switch) -> None:
     partitions = range(INPUTS.partitions) if switch.symbol is None else [partition_for(switch.symbol, INPUTS.partitions)]
+    latest = max((log[-1].event_time_ms for log in inputs.values() if log), default=EARLIEST_TIME_MS)
     for partition in partitions:
         log = inputs[partition]
-        time_ms = log[-1].event_time_ms if log else 0  # as kernel.control stamps an empty partition
+        time_ms = log[-1].event_time_ms if log else latest  # as kernel.control stamps an empty partition
         event_id = id_from_parts("control", INPUTS.name, partition, len(log), f"{switch.state.value} {switch.symbol or '*'}")
         envelope = Envelope(event_id, time_ms, "control/test", None, event_id)
         log.append(TradingStateChanged(envelope, switch.symbol, switch.state, "golden day drill", "ops"))

@@ -35,7 +35,7 @@ GOLDEN = {
     0: (  # SYN_YM: halted before its first tick, resumed; then the partition-wide halt and resume
         {"ConfigApplied": 1, "TradingStateApplied": 4, "KernelSnapshotTaken": 2, "Signal": 143, "OrderIntent": 7,
          "OrderInitialized": 7, "OrderAccepted": 7, "OrderFilled": 4, "OrderCanceled": 2},
-        "e2022c3a3f3e4d0eb09157af3c21f0e545a4b3ba90e680d1a4deb77b90acf731",
+        "3fcc3a5655e793c755880e8125531b7fd0ba4677f5338be1cb1685cb82743510",
     ),
     1: (  # ES, SYN_NQ (REDUCING from the evening before) and SYN_SP500_ETF (NYSE, its first day 09-03)
         {"ConfigApplied": 1, "KernelSnapshotTaken": 4, "Signal": 343, "OrderIntent": 20, "OrderInitialized": 20,
