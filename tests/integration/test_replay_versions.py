@@ -1,0 +1,96 @@
+"""Replaying a day recorded by other code: the replay says so instead of only calling it a divergence.
+
+The log is recorded by this kernel, then copied with its snapshots rewritten as
+other code would have written them: a later code version (and, to make its
+derived events differ, another threshold), or the first state format, which
+carried no format or code version at all.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from aitrader.commands.replay import replay
+from kernel.admin import TopicAdmin
+from kernel.consumer import LogReader, decode
+from kernel.events import KernelSnapshotTaken
+from kernel.producer import EventProducer
+from kernel.serde import EventCodec
+from kernel.topics import CATALOG, DERIVED, INPUTS, SNAPSHOTS, Namespace
+from projections.seed import seed_partitions
+from tests.integration.test_replay import _delete_replays, invoke
+from tests.multi_symbol_day import SETTINGS, partition_inputs
+
+pytestmark = pytest.mark.infra
+
+State = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def recorded(kafka_bootstrap: str) -> Iterator[Namespace]:
+    space = Namespace(f"test.{secrets.token_hex(4)}.")
+    admin = TopicAdmin(kafka_bootstrap, space)
+    admin.create()
+    try:
+        seed_partitions(kafka_bootstrap, space, partition_inputs(every=56, until="2013-09-03 12:00"), SETTINGS)
+        yield space
+    finally:
+        admin.delete(CATALOG)
+
+
+def _copy(bootstrap: str, source: Namespace, rewrite: Callable[[State], State]) -> Namespace:
+    """The log of ``source`` in a new namespace, every snapshot's state passed through ``rewrite``."""
+    target = Namespace(f"{source.prefix}copy{secrets.token_hex(2)}.")
+    TopicAdmin(bootstrap, target).create()
+    codec, producer = EventCodec(), EventProducer(bootstrap, target)
+    with LogReader(bootstrap) as reader:
+        for spec in (INPUTS, *DERIVED, SNAPSHOTS):
+            topic = source.topic(spec)
+            for batch in reader.read(topic, reader.watermarks(topic)):
+                for record in batch:
+                    value = record.value
+                    if spec is SNAPSHOTS:
+                        snapshot = decode(codec, record)
+                        assert isinstance(snapshot, KernelSnapshotTaken)
+                        state = rewrite(json.loads(snapshot.state_json))
+                        value = codec.encode(replace(snapshot, state_json=json.dumps(state, sort_keys=True)))
+                    producer.send_raw(target.topic(spec), record.key, value, record.timestamp_ms, partition=record.partition)
+    producer.flush()
+    return target
+
+
+def _later_code(state: State) -> State:
+    return {**state, "code_version": "9.9.9", "settings": {**state["settings"], "strategy.threshold": "0.9"}}
+
+
+def _first_format(state: State) -> State:
+    return {k: v for k, v in state.items() if k not in ("format", "code_version")}
+
+
+def test_a_day_recorded_by_other_code_says_code_version_differs_before_diverged(kafka_bootstrap: str, recorded: Namespace) -> None:
+    copy = _copy(kafka_bootstrap, recorded, _later_code)
+    try:
+        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", copy.prefix, "--into", "other")
+    finally:
+        _delete_replays(kafka_bootstrap, copy)
+        TopicAdmin(kafka_bootstrap, copy).delete(CATALOG)
+    assert code == 1, out
+    assert "code version differs" in out and "recorded by kernel/9.9.9" in out
+    assert out.index("code version differs") < out.index("DIVERGED")
+
+
+def test_a_snapshot_of_the_first_state_format_is_refused_with_what_wrote_it(kafka_bootstrap: str, recorded: Namespace) -> None:
+    copy = _copy(kafka_bootstrap, recorded, _first_format)
+    try:
+        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", copy.prefix, "--into", "old")
+    finally:
+        _delete_replays(kafka_bootstrap, copy)
+        TopicAdmin(kafka_bootstrap, copy).delete(CATALOG)
+    assert code == 2, out
+    assert "state format 1 (taken by kernel/0.1.0 or earlier)" in " ".join(out.split())
