@@ -26,6 +26,7 @@ from kernel.synthetic import DEFAULT_SYMBOLS
 from kernel.topics import DERIVED, topic_for
 from processors.engine import TradingKernel
 from processors.settings import KernelSettings
+from tests.fifo import Lots, book_fill
 from tests.multi_symbol_day import SETTINGS, partition_inputs
 
 pytestmark = pytest.mark.slow
@@ -100,20 +101,9 @@ def test_every_symbols_pnl_equals_an_independent_fifo_recomputation(day: dict) -
         kernel = _kernel(partition)
         fills = [e for offset, event in enumerate(inputs) for e in kernel.apply(event, offset) if isinstance(e, OrderFilled)]
         realized: dict[str, Decimal] = defaultdict(Decimal)
-        lots: dict[str, deque[list[Decimal]]] = defaultdict(deque)
+        lots: dict[str, Lots] = defaultdict(deque)
         for fill in fills:
-            signed = fill.last_qty if fill.side.value == "BUY" else -fill.last_qty
-            book = lots[fill.symbol]
-            while signed and book and (book[0][0] > 0) != (signed > 0):
-                take = min(abs(signed), abs(book[0][0]))
-                direction = 1 if book[0][0] > 0 else -1
-                realized[fill.symbol] += direction * take * (fill.last_price - book[0][1]) * MULTIPLIERS[fill.symbol]
-                book[0][0] -= direction * take
-                signed += direction * take
-                if book[0][0] == 0:
-                    book.popleft()
-            if signed:
-                book.append([signed, fill.last_price])
+            realized[fill.symbol] += book_fill(lots[fill.symbol], fill, MULTIPLIERS[fill.symbol])
         assert fills, partition
         for symbol, state in kernel.symbols.items():
             assert state.book.realized_pnl == realized[symbol], symbol

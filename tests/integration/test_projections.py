@@ -36,6 +36,7 @@ from projections.models import READ_MODELS
 from projections.projector import Projector
 from projections.rebuild import rebuild
 from projections.seed import SeedReport, sample_ticks, seed
+from tests.fifo import Lots, book_fill
 
 pytestmark = pytest.mark.infra
 
@@ -117,26 +118,15 @@ def _expected_pnl(fills: list[OrderFilled], ticks: list[Tick]) -> dict[tuple[str
         order = (t.event_time_ms, t.sequence, t.event_id)
         if key not in marks or order > marks[key][0]:
             marks[key] = (order, t.price)
-    lots: dict[str, deque[list[Decimal]]] = defaultdict(deque)  # [signed qty, price], oldest first
+    lots: dict[str, Lots] = defaultdict(deque)
     realized: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     fees: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     close_lots: dict[tuple[str, str], list[list[Decimal]]] = {}
     for f in fills:
         key = (f.symbol, day_of(f.event_time_ms))
-        signed = f.last_qty if f.side.value == "BUY" else -f.last_qty
-        book = lots[f.symbol]
-        while signed and book and (book[0][0] > 0) != (signed > 0):
-            take = min(abs(signed), abs(book[0][0]))
-            direction = 1 if book[0][0] > 0 else -1
-            realized[key] += (f.last_price - book[0][1]) * take * direction * ES_MULTIPLIER
-            book[0][0] -= take * direction
-            signed += take * direction
-            if book[0][0] == 0:
-                book.popleft()
-        if signed:
-            book.append([signed, f.last_price])
+        realized[key] += book_fill(lots[f.symbol], f, ES_MULTIPLIER)
         fees[key] += f.fee
-        close_lots[key] = [list(lot) for lot in book]
+        close_lots[key] = [list(lot) for lot in lots[f.symbol]]
     expected = {}
     for symbol in sorted({s for s, _ in marks} | {s for s, _ in close_lots}):
         carried: list[list[Decimal]] = []

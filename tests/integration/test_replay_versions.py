@@ -73,24 +73,23 @@ def _first_format(state: State) -> State:
     return {k: v for k, v in state.items() if k not in ("format", "code_version")}
 
 
-def test_a_day_recorded_by_other_code_says_code_version_differs_before_diverged(kafka_bootstrap: str, recorded: Namespace) -> None:
-    copy = _copy(kafka_bootstrap, recorded, _later_code)
+def _replay_copy(bootstrap: str, source: Namespace, rewrite: Callable[[State], State]) -> tuple[int, str]:
+    copy = _copy(bootstrap, source, rewrite)
     try:
-        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", copy.prefix, "--into", "other")
+        return invoke(replay, "--day", "2013-09-03", "--namespace", copy.prefix, "--into", "other")
     finally:
-        _delete_replays(kafka_bootstrap, copy)
-        TopicAdmin(kafka_bootstrap, copy).delete(CATALOG)
+        _delete_replays(bootstrap, copy)
+        TopicAdmin(bootstrap, copy).delete(CATALOG)
+
+
+def test_a_day_recorded_by_other_code_says_code_version_differs_before_diverged(kafka_bootstrap: str, recorded: Namespace) -> None:
+    code, out = _replay_copy(kafka_bootstrap, recorded, _later_code)
     assert code == 1, out
     assert "code version differs" in out and "recorded by kernel/9.9.9" in out
     assert out.index("code version differs") < out.index("DIVERGED")
 
 
 def test_a_snapshot_of_the_first_state_format_is_refused_with_what_wrote_it(kafka_bootstrap: str, recorded: Namespace) -> None:
-    copy = _copy(kafka_bootstrap, recorded, _first_format)
-    try:
-        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", copy.prefix, "--into", "old")
-    finally:
-        _delete_replays(kafka_bootstrap, copy)
-        TopicAdmin(kafka_bootstrap, copy).delete(CATALOG)
+    code, out = _replay_copy(kafka_bootstrap, recorded, _first_format)
     assert code == 2, out
     assert "state format 1 (taken by kernel/0.1.0 or earlier)" in " ".join(out.split())
