@@ -59,6 +59,7 @@ from kernel.producer import EventProducer
 from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
+from processors.live import faults
 from processors.live.recovery import Recovery, recover_kernel
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
@@ -160,6 +161,15 @@ def raw_record(message: Any) -> RawRecord:
     )
 
 
+def describe_batch(records: Sequence[RawRecord]) -> str:
+    """The offsets a batch holds, per partition (logs): ``partition 0 offsets 100-2099; partition 2 ...``."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for record in records:
+        low, high = ranges.get(record.partition, (record.offset, record.offset))
+        ranges[record.partition] = (min(low, record.offset), max(high, record.offset))
+    return "; ".join(f"partition {p} offsets {low}-{high}" for p, (low, high) in sorted(ranges.items()))
+
+
 class KernelPipeline:
     """The kernels of the partitions this worker holds, and the producer of their outputs.
 
@@ -172,6 +182,7 @@ class KernelPipeline:
         self.producer = EventProducer(config.bootstrap_servers, config.output_namespace)
         self.runners: dict[int, KernelRunner] = {}
         self.stats = PipelineStats()
+        self.fault = faults.from_environment()
 
     def process(self, records: Sequence[RawRecord]) -> None:
         """Applies the records, sends what they derive, and returns once the broker has all of it."""
@@ -187,6 +198,8 @@ class KernelPipeline:
             self.stats.outputs += len(derived)
             if applied is not None and fresh:
                 applied(record, derived, runner.kernel)
+        if self.fault is not None:
+            self.fault.at(faults.AFTER_APPLY, self.stats.inputs + len(records), lambda: describe_batch(records))
         self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
         for record in records:
             self.stats.next_offsets[record.partition] = max(self.stats.next_offsets.get(record.partition, 0), record.offset + 1)
@@ -320,6 +333,8 @@ class LiveWorker:
                     app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
                     records = [r for r, d in zip(records, due) if d]
                 if records:
+                    if pipeline.fault is not None:
+                        await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
                     await loop.run_in_executor(executor, pipeline.process, records)
                 # Flushed: only now may Faust commit these offsets.
                 for event, applied in zip(events, due):
