@@ -348,6 +348,11 @@ class LiveWorker:
             gone = {tp.partition for tp in revoked if tp.topic == inputs.get_topic_name()}
             await asyncio.get_running_loop().run_in_executor(executor, pipeline.drop, gone)
 
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def on_assigned(_app: faust.App, assigned: set[Any], **_: Any) -> None:
+            held = sorted(tp.partition for tp in assigned if tp.topic == inputs.get_topic_name())
+            log.info("assigned input partitions %s", held)  # after every rebalance: which kernels this worker runs
+
         if self._progress is not None:
             app.task(self._report_progress)
         if config.stop_at_end:
