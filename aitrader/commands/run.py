@@ -114,9 +114,10 @@ def processors(
     for recovery in stats.recoveries:
         console.print(f"recovered {recovery.describe()}", highlight=False)
     rate = stats.inputs / stats.busy_seconds if stats.busy_seconds else 0.0
+    fenced = f"; {stats.fenced:,} inputs in hand when their partition was revoked, not applied" if stats.fenced else ""
     console.print(
         f"processed {stats.inputs:,} inputs in {stats.batches:,} batches, {stats.outputs:,} outputs; "
-        f"{stats.busy_seconds:.1f}s from first input to last flush: {rate:,.0f} inputs/s",
+        f"{stats.busy_seconds:.1f}s from first input to last flush: {rate:,.0f} inputs/s{fenced}",
         highlight=False,
     )
     if code:
