@@ -42,8 +42,8 @@ RUN_S = 240.0
 REBALANCE_S = 150.0
 
 
-def _day(tmp_path: Path, name: str, since: str, until: str) -> WrittenDay:
-    return write_multi_symbol_day(tmp_path / name, every=EVERY, since=since, until=until)
+def _day(tmp_path: Path, name: str, since: str, until: str, every: int = EVERY) -> WrittenDay:
+    return write_multi_symbol_day(tmp_path / name, every=every, since=since, until=until)
 
 
 def _settings(day: WrittenDay) -> KernelSettings:
@@ -77,14 +77,23 @@ def test_workers_sharing_the_partitions_derive_what_one_kernel_per_partition_der
     _assert_group_derived_what_the_kernel_derives(group, _settings(day))
 
 
+@pytest.mark.parametrize(
+    "every, middle, until, kill_after",
+    [
+        pytest.param(EVERY, MIDDLE, UNTIL, 2_000, id="45k-ticks"),
+        # 183,000 ticks: partition 1 passes 100,000 inputs, so a kernel rebuilt in the second part starts from that snapshot.
+        pytest.param(2, "2013-09-03 08:00", "2013-09-03 08:40", 8_000, id="183k-ticks", marks=pytest.mark.slow),
+    ],
+)
 def test_a_survivor_takes_over_a_killed_worker_then_shares_with_a_worker_added_mid_run(
-    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path, every: int, middle: str, until: str, kill_after: int
 ) -> None:
-    first, second = _day(tmp_path, "first", SINCE, MIDDLE), _day(tmp_path, "second", MIDDLE, UNTIL)
+    first, second = _day(tmp_path, "first", SINCE, middle, every), _day(tmp_path, "second", middle, until, every)
     gate = tmp_path / "gate"
     with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", first.settings) as group:
-        # Small batches, so the doomed worker flushes a few before the one it dies in, whichever partitions it gets.
-        doomed = group.start(fault="kill-after-apply:1500", args=["--batch", "1000"])
+        # Small batches, so the doomed worker flushes some before the one it dies in; each partition has more
+        # than ``kill_after`` inputs in the first part, so it dies there whichever partitions it holds.
+        doomed = group.start(fault=f"kill-after-apply:{kill_after}", args=["--batch", "1000"])
         survivor = group.start(fault=f"hold-before-apply:0:{gate}", args=["--batch", "1000"])
         shares = group.wait_until_shared(START_S)
         ingest(kafka_bootstrap, namespace, first)
