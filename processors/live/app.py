@@ -253,11 +253,14 @@ class KernelPipeline:
         return fenced
 
     def _fence(self, records: Sequence[RawRecord], fenced: set[int]) -> list[RawRecord]:
-        """Logs and drops the records of revoked partitions (and their kernels); returns the others."""
+        """Logs and leaves out the records of revoked partitions; returns the others.
+
+        Their kernels stay until the rebalance ends: a partition given back
+        goes on from where its kernel is, one given away is dropped then.
+        """
         for partition in sorted(fenced):
             caught = [record for record in records if record.partition == partition]
             log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught))
-            self.runners.pop(partition, None)
             self.stats.fenced += len(caught)
         return [record for record in records if record.partition not in fenced]
 
