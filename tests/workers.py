@@ -11,7 +11,8 @@ per (derived topic, partition), the events' bytes in log order, the first copy
 of each event id. Each derived partition is written by one kernel (symbols and
 partition state are co-partitioned with ``inputs``), so that order is the
 kernel's own, whichever workers ran it and however often they were killed.
-Snapshots are left out: a worker that recovers may take them at other inputs.
+Snapshots are left out, as the replay's comparison leaves them out
+(``kernel.topics.DERIVED``): they are where recovery starts, not decisions.
 
 Shared by the integration tests and ``bench/workers.py``, so it raises plain
 errors (with the tails of the workers' logs), never pytest's.
