@@ -14,7 +14,7 @@ from inference.baseline import BaselineScorer
 from inference.scorer import ScorerSpec, load_scorer
 from kernel.admin import TopicAdmin
 from kernel.topics import INPUTS, Namespace
-from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
+from processors.live.app import BATCH_MAX, BATCH_WITHIN_S, LiveWorker, PipelineConfig, PipelineStats, group_id
 from processors.live.manifest import record_manifest
 from processors.settings import KernelSettings
 
@@ -78,6 +78,9 @@ def processors(
     model: str = typer.Option(BaselineScorer.name, help="Scorer name."),
     model_version: str = typer.Option(BaselineScorer.version, help="Scorer version; refused if this build cannot run exactly it."),
     batch: int = typer.Option(BATCH_MAX, min=1, help="Most inputs applied per produce-flush-commit step."),
+    batch_wait_ms: int = typer.Option(
+        round(BATCH_WITHIN_S * 1000), min=1, help="Longest a batch waits to fill before it is applied (a lone tick's added latency)."
+    ),
     log_level: str = typer.Option("info", help="Worker log level."),
 ) -> None:
     """Run the trading kernel on the sequenced input topic, one kernel per partition.
@@ -101,7 +104,9 @@ def processors(
         f"group {group_id(space)}",
         highlight=False,
     )
-    config = PipelineConfig(bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch)
+    config = PipelineConfig(
+        bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch, batch_within_s=batch_wait_ms / 1000
+    )
     worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
     with ProgressView(worker.ends) as view:
         code = worker.run(view)
@@ -109,9 +114,10 @@ def processors(
     for recovery in stats.recoveries:
         console.print(f"recovered {recovery.describe()}", highlight=False)
     rate = stats.inputs / stats.busy_seconds if stats.busy_seconds else 0.0
+    fenced = f"; {stats.fenced:,} inputs in hand when their partition was revoked, not applied" if stats.fenced else ""
     console.print(
         f"processed {stats.inputs:,} inputs in {stats.batches:,} batches, {stats.outputs:,} outputs; "
-        f"{stats.busy_seconds:.1f}s from first input to last flush: {rate:,.0f} inputs/s",
+        f"{stats.busy_seconds:.1f}s from first input to last flush: {rate:,.0f} inputs/s{fenced}",
         highlight=False,
     )
     if code:

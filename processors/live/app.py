@@ -22,6 +22,39 @@ worker: the committed offset never passes an input whose outputs are not
 durable. A restart rebuilds each kernel from the log (``recovery.py``) and
 derives the lost outputs again, with the same ids and bytes.
 
+Several workers share the input partitions through the consumer group.
+Faust's consumer rebalances eagerly: every worker first gives up all its
+partitions (``on_partitions_revoked``), then gets its new share
+(``on_partitions_assigned``), and Faust seeks each assigned partition back to
+the group's committed offset. A worker may hold input records when that
+starts: the batch the kernel thread is applying, a batch taken from
+``noack_take`` and waiting for that thread, a record parked in its buffer.
+Faust clears its own queues on a revocation, and its streams skip records of
+an older generation as they take them, but a taken batch and that buffer
+escape both. Faust's ``stream_wait_empty`` would make the revocation wait
+until they are acked; if that outlasts the rebalance timeout (60 s) the broker
+evicts the worker, which then applies and produces them after their new owner
+started on them, while the whole group stalled. So the worker does not wait
+(``stream_wait_empty=False``) and fences them instead. The kernel thread keeps
+the set of input partitions this worker holds; revocations and assignments
+reach it through the same single-thread executor as batches, in order:
+
+- a revocation waits for the batch being applied, which finishes and flushes
+  (its outputs are durable before anyone else can own the partition); from
+  then on records of revoked partitions are neither applied, nor produced,
+  nor acked: the next owner (this worker too, after Faust's seek) reads them
+  again from the committed offset;
+- an assignment drops the kernels of the partitions not given back; a kernel
+  kept through the rebalance goes on, since what comes back after the seek is
+  at or below its last applied offset (skipped) or past a gap (rebuilt);
+- Faust sends ``on_partitions_assigned`` before its recovery task seeks and
+  resumes fetching, so the new share is in place before any record of the new
+  generation reaches a batch.
+
+No fence stops a worker evicted inside one batch that outlasts the rebalance
+timeout: it finishes that batch. Its outputs carry the ids and bytes the new
+owner derives, its commits are refused, and consumers deduplicate.
+
 Faust is kept from touching the broker's topic layout: no topic declaration,
 no leader topic, no tables (so no changelog or repartition topics); the
 catalog's topics are created with their settings before the worker starts.
@@ -59,6 +92,7 @@ from kernel.producer import EventProducer
 from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
+from processors.live import faults
 from processors.live.recovery import Recovery, recover_kernel
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
@@ -134,6 +168,7 @@ class PipelineStats:
     batches: int = 0
     next_offsets: dict[int, int] = field(default_factory=dict)  # partition -> first offset not yet flushed
     recoveries: list[Recovery] = field(default_factory=list)
+    fenced: int = 0  # inputs in hand when their partition was revoked: not applied, not acked
     first_input_at: float | None = None  # time.monotonic(), for rates only
     last_flush_at: float | None = None
 
@@ -160,6 +195,15 @@ def raw_record(message: Any) -> RawRecord:
     )
 
 
+def describe_batch(records: Sequence[RawRecord]) -> str:
+    """The offsets a batch holds, per partition (logs): ``partition 0 offsets 100-2099; partition 2 ...``."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for record in records:
+        low, high = ranges.get(record.partition, (record.offset, record.offset))
+        ranges[record.partition] = (min(low, record.offset), max(high, record.offset))
+    return "; ".join(f"partition {p} offsets {low}-{high}" for p, (low, high) in sorted(ranges.items()))
+
+
 class KernelPipeline:
     """The kernels of the partitions this worker holds, and the producer of their outputs.
 
@@ -171,10 +215,21 @@ class KernelPipeline:
         self.calendars = VenueCalendars()
         self.producer = EventProducer(config.bootstrap_servers, config.output_namespace)
         self.runners: dict[int, KernelRunner] = {}
+        self.assigned: set[int] = set()  # input partitions this worker holds; records of others are fenced
         self.stats = PipelineStats()
+        self.fault = faults.from_environment()
 
-    def process(self, records: Sequence[RawRecord]) -> None:
-        """Applies the records, sends what they derive, and returns once the broker has all of it."""
+    def process(self, records: Sequence[RawRecord]) -> set[int]:
+        """Applies the records, sends what they derive, and returns once the broker has all of it.
+
+        Records of partitions this worker no longer holds are left alone; the
+        partitions they belong to are returned: their inputs must not be acked.
+        """
+        fenced = {record.partition for record in records} - self.assigned
+        if fenced:
+            records = self._fence(records, fenced)
+        if not records:
+            return fenced
         if self.stats.first_input_at is None:
             self.stats.first_input_at = time.monotonic()
         applied = self.config.on_applied
@@ -187,12 +242,27 @@ class KernelPipeline:
             self.stats.outputs += len(derived)
             if applied is not None and fresh:
                 applied(record, derived, runner.kernel)
+        if self.fault is not None:
+            self.fault.at(faults.AFTER_APPLY, self.stats.inputs + len(records), lambda: describe_batch(records))
         self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
         for record in records:
             self.stats.next_offsets[record.partition] = max(self.stats.next_offsets.get(record.partition, 0), record.offset + 1)
         self.stats.inputs += len(records)
         self.stats.batches += 1
         self.stats.last_flush_at = time.monotonic()
+        return fenced
+
+    def _fence(self, records: Sequence[RawRecord], fenced: set[int]) -> list[RawRecord]:
+        """Logs and leaves out the records of revoked partitions; returns the others.
+
+        Their kernels stay until the rebalance ends: a partition given back
+        goes on from where its kernel is, one given away is dropped then.
+        """
+        for partition in sorted(fenced):
+            caught = [record for record in records if record.partition == partition]
+            log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught))
+            self.stats.fenced += len(caught)
+        return [record for record in records if record.partition not in fenced]
 
     def _runner(self, record: RawRecord) -> KernelRunner:
         runner = self.runners.get(record.partition)
@@ -215,10 +285,15 @@ class KernelPipeline:
             self.runners[record.partition] = runner
         return runner
 
-    def drop(self, partitions: set[int]) -> None:
-        """Forgets revoked partitions; if they come back they are rebuilt from the log."""
-        for partition in partitions:
-            self.runners.pop(partition, None)
+    def revoke(self, partitions: set[int]) -> None:
+        """A rebalance begins: records of these partitions are fenced until they are assigned again."""
+        self.assigned -= partitions
+
+    def assign(self, partitions: set[int]) -> None:
+        """A rebalance ended with these partitions; kernels of the others are dropped (rebuilt from the log if they return)."""
+        self.assigned = set(partitions)
+        for partition in set(self.runners) - self.assigned:
+            del self.runners[partition]
 
 
 class CommitProbe:
@@ -303,8 +378,9 @@ class LiveWorker:
             broker_session_timeout=config.session_timeout_s,
             # An agent failure stops the worker instead of restarting the agent past unacked inputs.
             agent_supervisor=mode.CrashingSupervisor,
-            # A bounded run leaves the records past its ends unacknowledged on purpose; waiting for them would stall the stop.
-            stream_wait_empty=config.end_offsets is None,
+            # Records in hand at a revocation are fenced, not waited for (module docstring); a bounded run
+            # also leaves the records past its ends unacknowledged on purpose.
+            stream_wait_empty=False,
         )
         inputs = app.topic(config.namespace.topic(INPUTS), value_type=bytes, key_type=bytes, internal=False)
         executor, pipeline = self._executor, self.pipeline
@@ -319,19 +395,31 @@ class LiveWorker:
                     # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
                     app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
                     records = [r for r, d in zip(records, due) if d]
+                fenced: set[int] = set()
                 if records:
-                    await loop.run_in_executor(executor, pipeline.process, records)
-                # Flushed: only now may Faust commit these offsets.
+                    if pipeline.fault is not None:
+                        await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
+                    fenced = await loop.run_in_executor(executor, pipeline.process, records)
+                # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
                 for event, applied in zip(events, due):
-                    if applied:
+                    if applied and event.message.partition not in fenced:
                         await stream.ack(event)
 
         app.agent(inputs, name="kernel", concurrency=1)(kernel)
 
+        def input_partitions(tps: set[Any]) -> set[int]:
+            return {tp.partition for tp in tps if tp.topic == inputs.get_topic_name()}
+
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types receivers as taking *args
         async def on_revoked(_app: faust.App, revoked: set[Any], **_: Any) -> None:
-            gone = {tp.partition for tp in revoked if tp.topic == inputs.get_topic_name()}
-            await asyncio.get_running_loop().run_in_executor(executor, pipeline.drop, gone)
+            # Queued behind the batch being applied, which finishes and flushes first; later batches are fenced.
+            await asyncio.get_running_loop().run_in_executor(executor, pipeline.revoke, input_partitions(revoked))
+
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def on_assigned(_app: faust.App, assigned: set[Any], **_: Any) -> None:
+            held = input_partitions(assigned)
+            log.info("assigned input partitions %s", sorted(held))  # after every rebalance: which kernels this worker runs
+            await asyncio.get_running_loop().run_in_executor(executor, pipeline.assign, held)
 
         if self._progress is not None:
             app.task(self._report_progress)

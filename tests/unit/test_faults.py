@@ -1,0 +1,98 @@
+"""The fault-injection points (``processors/live/faults.py``): parsing, arming, holding, killing."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from processors.live.faults import AFTER_APPLY, BEFORE_APPLY, ENVIRONMENT, Fault, from_environment, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_variable_means_no_fault() -> None:
+    assert from_environment({}) is None
+    assert from_environment({ENVIRONMENT: ""}) is None
+
+
+def test_the_text_names_action_point_count_and_gate() -> None:
+    assert parse("kill-after-apply:25000") == Fault("kill", AFTER_APPLY, 25_000)
+    assert from_environment({ENVIRONMENT: "hold-before-apply:0:/tmp/gate"}) == Fault("hold", BEFORE_APPLY, 0, Path("/tmp/gate"))
+
+
+@pytest.mark.parametrize(
+    "text, complaint",
+    [
+        ("kill-before-flush:1", "POINT one of"),
+        ("pause-after-apply:1", "ACTION-POINT"),
+        ("kill-after-apply", "whole number"),
+        ("kill-after-apply:-3", "whole number"),
+        ("hold-before-apply:10", "gate file"),
+        ("kill-after-apply:10:/tmp/gate", "a kill takes none"),
+    ],
+)
+def test_a_malformed_fault_is_refused_with_the_reason(text: str, complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        parse(text)
+
+
+def test_a_hold_waits_while_its_gate_exists_and_only_once_armed(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.touch()
+    fault = parse(f"hold-after-apply:100:{gate}")
+    fault.at(AFTER_APPLY, 99, lambda: "")  # not armed yet: returns at once
+    fault.at(BEFORE_APPLY, 500, lambda: "")  # another point: returns at once
+
+    done = threading.Event()
+    held = threading.Thread(target=lambda: (fault.at(AFTER_APPLY, 100, lambda: "partition 0 offsets 0-99"), done.set()))
+    held.start()
+    assert not done.wait(0.3), "the batch went on although the gate was closed"
+    gate.unlink()
+    assert done.wait(5), "the batch did not go on once the gate opened"
+    held.join()
+    fault.at(AFTER_APPLY, 200, lambda: "")  # the gate is open: later batches pass
+
+
+def test_a_hold_on_the_event_loop_leaves_the_loop_running(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gate.touch()
+    fault = parse(f"hold-before-apply:0:{gate}")
+    ticks = 0
+
+    async def meanwhile() -> None:
+        nonlocal ticks
+        while gate.exists():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        opener = asyncio.get_running_loop().call_later(0.3, gate.unlink)
+        await asyncio.gather(fault.at_async(BEFORE_APPLY, 0, lambda: ""), meanwhile())
+        opener.cancel()
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - started >= 0.25
+    assert ticks >= 10, "the loop was blocked while the batch was held"
+
+
+def test_a_kill_sigkills_the_process_at_its_point_once_armed() -> None:
+    program = (
+        "from processors.live.faults import AFTER_APPLY, parse\n"
+        "fault = parse('kill-after-apply:5000')\n"
+        "fault.at(AFTER_APPLY, 4999, lambda: '')\n"
+        "print('survived 4999', flush=True)\n"
+        "fault.at(AFTER_APPLY, 5000, lambda: 'partition 1 offsets 0-4999')\n"
+        "print('survived 5000', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert done.stdout == "survived 4999\n"
+    assert "fault kill-after-apply: SIGKILL after 5000 inputs applied; batch partition 1 offsets 0-4999" in done.stderr
