@@ -52,17 +52,22 @@ def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: 
     return seed_partitions(bootstrap, namespace, by_partition, settings)
 
 
+def put_inputs(producer: EventProducer, inputs: Mapping[int, Sequence[Event]]) -> int:
+    """Each partition's inputs onto ``inputs``, in the order given, keyed as ingest and control key them; the ticks put."""
+    for partition, events in sorted(inputs.items()):
+        for event in events:
+            producer.send(INPUTS, getattr(event, "symbol", None) or "*", event, partition=partition)
+    producer.flush()
+    return sum(isinstance(e, Tick) for events in inputs.values() for e in events)
+
+
 def seed_partitions(
     bootstrap: str, namespace: Namespace, inputs: Mapping[int, Sequence[Event]], settings: dict[str, str] | None = None
 ) -> SeedReport:
     """Each partition's inputs in the order given, then what a kernel per partition derives, routed as live routes it."""
     report = SeedReport()
     producer = EventProducer(bootstrap, namespace)
-    for partition, events in sorted(inputs.items()):
-        for event in events:
-            producer.send(INPUTS, getattr(event, "symbol", None) or "*", event, partition=partition)
-        report.ticks += sum(isinstance(e, Tick) for e in events)
-    producer.flush()
+    report.ticks = put_inputs(producer, inputs)
     calendars = VenueCalendars()
     parsed = KernelSettings.parse(settings)
     topic = namespace.topic(INPUTS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,16 @@ from aitrader.commands.replay import replay
 from inference.baseline import BaselineScorer
 from kernel.admin import TopicAdmin
 from kernel.events import Event, KernelSnapshotTaken
-from kernel.topics import CATALOG, Namespace
+from kernel.producer import EventProducer
+from kernel.topics import CATALOG, CONTROL, INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.settings import KernelSettings
-from projections.seed import SeedReport, seed_partitions
+from projections.seed import SeedReport, put_inputs, seed_partitions
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs
+from tests.workers import WorkerGroup, as_outputs, derived_on_log, first_difference, pure_kernel, read_records
+
+RUN_S = 240.0
 
 pytestmark = pytest.mark.infra
 
@@ -77,3 +82,26 @@ def test_replay_of_a_day_runs_each_partition_from_its_own_day_start_and_is_ident
     assert {int(p): (r["start"], r["end"]) for p, r in report["inputs"].items()} == day.day_ranges(day_text)
     assert report["determinism"]["topics"]["control"]["replay"]["events"] > 0  # the day's kill switches
     assert report["determinism"]["topics"]["orders"]["replay"]["events"] > 0
+
+
+def test_the_live_worker_killed_between_apply_and_flush_derives_the_pure_kernels_bytes(
+    kafka_bootstrap: str, namespace: Namespace, day: Day, tmp_path: Path
+) -> None:
+    """The same inputs on a fresh log, the live worker killed mid-day and restarted: halts and REDUCING included."""
+    put_inputs(EventProducer(kafka_bootstrap, namespace), day.inputs)
+    settings = tmp_path / "settings.conf"
+    settings.write_text("".join(f"{key}={value}\n" for key, value in SETTINGS.items()))
+    with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", settings) as group:
+        # Killed once partition 1 has passed the 09-03 session start (its snapshot) and before the day's halt.
+        doomed = group.start(fault="kill-after-apply:30000", args=["--batch", "1000"])
+        assert doomed.process.wait(timeout=RUN_S) == -signal.SIGKILL, group.tails()
+        survivor = group.start()
+        group.wait_until_committed(RUN_S)
+        codes = group.stop()
+    assert codes[survivor.name] == 0, group.tails()
+    assert "snapshot after input" in survivor.text(), group.tails()  # recovered from a snapshot, not from the start
+    inputs = read_records(kafka_bootstrap, namespace, INPUTS)
+    expected = as_outputs(pure_kernel(inputs, KernelSettings.parse(SETTINGS)))
+    got = derived_on_log(kafka_bootstrap, namespace)
+    assert got == expected, first_difference(got, expected)
+    assert {p for topic, p in expected if topic == CONTROL.name} == {0, 1, 2}

@@ -83,7 +83,7 @@ def test_workers_sharing_the_partitions_derive_what_one_kernel_per_partition_der
         pytest.param(EVERY, MIDDLE, UNTIL, 2_000, id="45k-ticks"),
         # 183,000 ticks: the doomed worker runs for seconds (Faust commits every 2.8 s), so the survivor takes over
         # from a committed offset and a snapshot, not from the start.
-        pytest.param(2, "2013-09-03 08:00", "2013-09-03 08:40", 8_000, id="183k-ticks", marks=pytest.mark.slow),
+        pytest.param(2, "2013-09-03 08:00", "2013-09-03 08:40", 8_000, id="183k-ticks", marks=pytest.mark.long),
     ],
 )
 def test_a_survivor_takes_over_a_killed_worker_then_shares_with_a_worker_added_mid_run(
