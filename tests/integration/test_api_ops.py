@@ -278,11 +278,14 @@ def test_control_writes_events_stamped_with_the_partitions_event_time(
     events = changed.json()["events"]
     assert sorted(e["partition"] for e in events) == list(range(INPUTS.partitions))
     seen = {(r.partition, r.offset) for r in written}
-    configs = [decode(codec, r) for r in _records(kafka_bootstrap, topic) if (r.partition, r.offset) not in seen]
+    new = [r for r in _records(kafka_bootstrap, topic) if (r.partition, r.offset) not in seen]
+    configs = [decode(codec, r) for r in new]
     assert all(isinstance(c, ConfigChanged) and c.settings == {"strategy.threshold": "0.5"} and c.actor == "test ops" for c in configs)
     assert {c.event_id for c in configs} == {e["event_id"] for e in events}
     times = {e["partition"]: e["event_time_ms"] for e in events}
-    assert times[ES_PARTITION] == ticks[-1].event_time_ms and times[0] == times[2] == 0  # empty partitions: time 0
+    # Empty partitions take the log's latest event time: a timestamp of 0 would be stamped with the wall clock.
+    assert times[ES_PARTITION] == times[0] == times[2] == ticks[-1].event_time_ms
+    assert {r.timestamp_ms for r in new} == {ticks[-1].event_time_ms}
 
 
 def test_undecodable_records_are_lines_that_say_why(
