@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from aitrader.cli import app
 from kernel.compat import check, release
-from kernel.events import ALL_EVENT_TYPES, Envelope, Event, Tick
+from kernel.events import ALL_EVENT_TYPES, Envelope, Event, OrderDenied, OrderRejected, Tick
 from kernel.scaled import SCALED_SUFFIX
 from kernel.schema_registry import SchemaRegistry, default_schemas_dir, load_schema_file
 from kernel.serde import MAGIC, EventCodec
@@ -117,3 +117,37 @@ def test_schemas_check_passes_on_the_repository() -> None:
     result = CliRunner().invoke(app, ["schemas", "check"])
     assert result.exit_code == 0, result.output
 
+
+
+# An OrderRejected as the kernel wrote it for a risk refusal before OrderDenied existed (bytes taken from that code).
+OLD_RISK_REJECTION = bytes.fromhex(
+    "c301fb7988bcf36a72244835623166336135322d366631652d356430652d396133652d326637633164346238653031f6e09fc09c50"
+    "186b65726e656c2f302e312e30024830633665316432612d336234662d356136622d386337642d3965306631613262336334644837"
+    "643865396630612d316232632d356433652d386634612d3562366337643865396630614839613862376336642d356534662d3561"
+    "33622d386332642d3165306639613862376336640445531a4d41585f4f524445525f515459207175616e74697479203132203e203130"
+)
+
+
+def test_an_old_logs_risk_rejection_still_decodes_as_order_rejected() -> None:
+    """Logs keep their OrderRejected events; only new refusals are written as OrderDenied."""
+    codec = EventCodec()
+    old = codec.decode(OLD_RISK_REJECTION)
+    assert isinstance(old, OrderRejected)
+    assert (old.order_id, old.symbol, old.reason, old.detail) == (
+        "9a8b7c6d-5e4f-5a3b-8c2d-1e0f9a8b7c6d", "ES", "MAX_ORDER_QTY", "quantity 12 > 10"
+    )
+    (v1,) = SchemaRegistry(REPO_SCHEMAS).released["aitrader.events.OrderRejected"]
+    assert OLD_RISK_REJECTION[2:10] == v1.fingerprint
+    assert codec.encode(old) == OLD_RISK_REJECTION
+
+
+def test_a_denial_differs_from_the_old_rejection_only_in_its_schema_fingerprint() -> None:
+    """What the golden digests rely on: same fields, same body bytes, another fingerprint."""
+    codec = EventCodec()
+    old = codec.decode(OLD_RISK_REJECTION)
+    assert isinstance(old, OrderRejected)
+    denied = OrderDenied(old.envelope, old.order_id, old.symbol, old.reason, old.detail)
+    data = codec.encode(denied)
+    assert data[:2] == OLD_RISK_REJECTION[:2] and data[10:] == OLD_RISK_REJECTION[10:]
+    assert data[2:10] != OLD_RISK_REJECTION[2:10]
+    assert codec.decode(data) == denied
