@@ -85,7 +85,7 @@ class Mirror:
             self.leaves[event.order_id] = event.quantity
             return
         assert isinstance(
-            event, ev.OrderAccepted | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
+            event, ev.OrderAccepted | ev.OrderDenied | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
         )
         if isinstance(event, ev.OrderFilled):
             assert 0 < event.last_qty <= self.leaves[event.order_id], "fill exceeds the order's leaves"
@@ -94,6 +94,7 @@ class Mirror:
         else:
             trigger = {
                 ev.OrderAccepted: OrderTrigger.ACCEPT,
+                ev.OrderDenied: OrderTrigger.DENY,
                 ev.OrderRejected: OrderTrigger.REJECT,
                 ev.OrderCanceled: OrderTrigger.CANCEL,
                 ev.OrderExpired: OrderTrigger.EXPIRE,
@@ -160,6 +161,7 @@ def test_halted_accepts_nothing(orders: list[tuple[ev.Side, int]]) -> None:
 order_events = st.lists(
     st.one_of(
         st.just(("accept",)),
+        st.just(("deny",)),
         st.just(("reject",)),
         st.just(("cancel",)),
         st.just(("expire",)),
@@ -177,9 +179,10 @@ def make_event(kind: tuple, derivation: Derivation) -> ev.Event:  # type: ignore
         "accept": ev.OrderAccepted,
         "cancel": ev.OrderCanceled,
         "expire": ev.OrderExpired,
+        "deny": ev.OrderDenied,
         "reject": ev.OrderRejected,
     }[kind[0]]
-    extra = {"reject": ("CODE", "detail"), "cancel": ("why",)}.get(kind[0], ())
+    extra = {"deny": ("CODE", "detail"), "reject": ("CODE", "detail"), "cancel": ("why",)}.get(kind[0], ())
     return cls(env, "o", "ES", *extra)  # type: ignore[call-arg]
 
 
