@@ -79,13 +79,13 @@ REFUSING_COUNTS = {
     "OrderIntent": 135,
     "OrderInitialized": 135,
     "OrderAccepted": 61,
-    "OrderRejected": 74,
+    "OrderDenied": 74,
     "OrderFilled": 61,
     "ConfigApplied": 1,
     "KernelSnapshotTaken": 6,
 }
 REFUSING_REASONS = {"MAX_POSITION": 67, "MAX_DAILY_LOSS": 7}
-REFUSING_DIGEST = "b41a795007f00d6155c0ef135d92cb2a4b23ad04e6af5060c6692b9a92bcd7f9"
+REFUSING_DIGEST = "2465f5b62171a532777b5b30b7b91122dfb70770bb4d995c31836ff929fe668c"
 
 
 def test_counts_and_digest_of_a_day_with_risk_refusals_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:
@@ -93,7 +93,7 @@ def test_counts_and_digest_of_a_day_with_risk_refusals_are_pinned(day: tuple[lis
     kernel = TradingKernel(1, KernelSettings.parse(REFUSING), BaselineScorer())
     derived = [event for offset, tick in enumerate(ticks) for event in kernel.apply(tick, offset)]
     assert dict(Counter(type(e).__name__ for e in derived)) == REFUSING_COUNTS
-    assert dict(Counter(getattr(e, "reason") for e in derived if type(e).__name__ == "OrderRejected")) == REFUSING_REASONS
+    assert dict(Counter(getattr(e, "reason") for e in derived if type(e).__name__ == "OrderDenied")) == REFUSING_REASONS
     assert _decisions_digest(derived) == REFUSING_DIGEST
 
 
