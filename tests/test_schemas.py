@@ -21,6 +21,7 @@ from kernel.events import ALL_EVENT_TYPES, Envelope, Event, OrderDenied, OrderRe
 from kernel.scaled import SCALED_SUFFIX
 from kernel.schema_registry import SchemaRegistry, default_schemas_dir, load_schema_file
 from kernel.serde import MAGIC, EventCodec
+from tests.refusals import OLD_RISK_REJECTION
 
 REPO_SCHEMAS = default_schemas_dir()
 
@@ -116,16 +117,6 @@ def test_union_reordering_changes_the_fingerprint_and_stays_compatible(tmp_path:
 def test_schemas_check_passes_on_the_repository() -> None:
     result = CliRunner().invoke(app, ["schemas", "check"])
     assert result.exit_code == 0, result.output
-
-
-
-# An OrderRejected as the kernel wrote it for a risk refusal before OrderDenied existed (bytes taken from that code).
-OLD_RISK_REJECTION = bytes.fromhex(
-    "c301fb7988bcf36a72244835623166336135322d366631652d356430652d396133652d326637633164346238653031f6e09fc09c50"
-    "186b65726e656c2f302e312e30024830633665316432612d336234662d356136622d386337642d3965306631613262336334644837"
-    "643865396630612d316232632d356433652d386634612d3562366337643865396630614839613862376336642d356534662d3561"
-    "33622d386332642d3165306639613862376336640445531a4d41585f4f524445525f515459207175616e74697479203132203e203130"
-)
 
 
 def test_an_old_logs_risk_rejection_still_decodes_as_order_rejected() -> None:
