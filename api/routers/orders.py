@@ -46,7 +46,9 @@ def render(row: Mapping[str, Any]) -> dict[str, Any]:
 def list_orders(
     request: Request,
     symbol: SYMBOL = None,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)} (DENIED and REJECTED: see the description).")] = None,
+    status: Annotated[
+        str | None, Query(description=f"One of {', '.join(STATUSES)} (DENIED and REJECTED: see the description).")
+    ] = None,
     start: FROM = None,
     to: TO = None,
     limit: LIMIT = None,
