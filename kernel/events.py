@@ -201,8 +201,31 @@ class OrderAccepted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderDenied(Event):
+    """Our pre-trade risk refused the order before it reached any venue.
+
+    Kept apart from ``OrderRejected`` (as NautilusTrader keeps its risk engine's
+    denials apart from venue rejections) so that "our limits said no" never reads
+    as "the market said no". ``reason`` is the failed check's stable code
+    (``oms.risk.DenialReason``), ``detail`` the numbers behind it, for people.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.OrderDenied"
+    order_id: str
+    symbol: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRejected(Event):
-    """Pre-trade risk refused the order; ``reason`` is a stable code, ``detail`` for people."""
+    """A venue refused the order; ``reason`` is the venue's code, ``detail`` for people.
+
+    No venue rejects today (the simulator accepts every order risk let through),
+    but the type stays: a real venue will need it, and logs written before
+    ``OrderDenied`` existed carry pre-trade risk refusals as ``OrderRejected``,
+    which must keep decoding and projecting as they were written.
+    """
 
     SCHEMA: ClassVar[str] = "aitrader.events.OrderRejected"
     order_id: str
@@ -363,6 +386,7 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     OrderIntent,
     OrderInitialized,
     OrderAccepted,
+    OrderDenied,
     OrderRejected,
     OrderFilled,
     OrderCanceled,

@@ -36,7 +36,12 @@ INPUTS = TopicSpec(
 )
 SIGNALS = TopicSpec("signals", SYMBOL_PARTITIONS, "symbol", "Pattern signals with their feature snapshots.")
 INTENTS = TopicSpec("intents", SYMBOL_PARTITIONS, "symbol", "Scored order intents from the strategy.")
-ORDERS = TopicSpec("orders", SYMBOL_PARTITIONS, "symbol", "Order lifecycle: initialized, accepted, rejected, canceled, expired.")
+ORDERS = TopicSpec(
+    "orders",
+    SYMBOL_PARTITIONS,
+    "symbol",
+    "Order lifecycle: initialized, accepted, denied (by our risk), rejected (by a venue), canceled, expired.",
+)
 FILLS = TopicSpec("fills", SYMBOL_PARTITIONS, "symbol", "Executions (OrderFilled) from the execution simulator or a venue.")
 CONTROL = TopicSpec(
     "control",
@@ -106,6 +111,7 @@ def topic_for(event: object) -> TopicSpec:
         events.OrderIntent: INTENTS,
         events.OrderInitialized: ORDERS,
         events.OrderAccepted: ORDERS,
+        events.OrderDenied: ORDERS,
         events.OrderRejected: ORDERS,
         events.OrderCanceled: ORDERS,
         events.OrderExpired: ORDERS,

@@ -1,7 +1,7 @@
 """The per-symbol OMS facade the kernel driver calls: orders, position, risk and venue together.
 
 Five inputs, each returning the events it caused, in the order they happened:
-- ``on_intent``: OrderInitialized, then OrderAccepted or OrderRejected (risk).
+- ``on_intent``: OrderInitialized, then OrderAccepted or OrderDenied (pre-trade risk).
 - ``on_tick``: marks the position, then the venue's fills, IOC cancels and DAY expiries.
 - ``set_trading_state``: the kill switch as the kernel resolved it for this symbol;
   HALTED cancels every open order, REDUCING cancels the open orders that could grow
@@ -30,10 +30,10 @@ from kernel.events import (
     Envelope,
     Event,
     OrderAccepted,
+    OrderDenied,
     OrderFilled,
     OrderInitialized,
     OrderIntent,
-    OrderRejected,
     Side,
     Tick,
     TimeInForce,
@@ -149,11 +149,11 @@ class OmsBook:
     # --- inputs -------------------------------------------------------------
 
     def on_intent(self, intent: OrderIntent, derivation: Derivation, session_end_ms: int | None = None) -> list[Event]:
-        """Create the order, run pre-trade risk, accept (and send to the venue) or reject it.
+        """Create the order, run pre-trade risk, accept (and send to the venue) or deny it.
 
         ``session_end_ms`` is required for DAY orders: it becomes their ``expire_time_ms``.
         A duplicate intent gets its own order id (from its OrderInitialized event id), so
-        its rejection never reuses the id of the order the first delivery created.
+        its denial never reuses the id of the order the first delivery created.
         """
         if intent.symbol != self.symbol:
             raise ValueError(f"book {self.symbol}: got an intent for {intent.symbol}")
@@ -246,10 +246,11 @@ class OmsBook:
             recent_accept_times_ms=tuple(self._accept_times),
         )
 
-    def _verdict_event(self, verdict: RiskVerdict, order_id: str, envelope: Envelope) -> OrderAccepted | OrderRejected:
+    def _verdict_event(self, verdict: RiskVerdict, order_id: str, envelope: Envelope) -> OrderAccepted | OrderDenied:
+        """Risk's answer as the order's next event: a denial is ours, never a venue's ``OrderRejected``."""
         if verdict.reason is None:
             return OrderAccepted(envelope, order_id, self.symbol)
-        return OrderRejected(envelope, order_id, self.symbol, verdict.reason.value, verdict.detail)
+        return OrderDenied(envelope, order_id, self.symbol, verdict.reason.value, verdict.detail)
 
     def _apply(self, events: list[Event]) -> None:
         """Fold venue events into the orders and the position; a closed order leaves the open set."""

@@ -4,6 +4,11 @@ Like NautilusTrader's order FSM: the table is the only place that knows which
 transitions exist, and ``transition`` only looks a pair up. Handlers never set a
 status by hand; anything not in the table raises ``InvalidStateTransition`` and
 the caller applies nothing.
+
+Two ways for an order to be refused, as in NautilusTrader: DENIED when our own
+pre-trade risk says no before the order reaches a venue (``OrderDenied``), and
+REJECTED when a venue says no (``OrderRejected``; logs written before
+``OrderDenied`` existed also use it for risk refusals). Both end the order.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from types import MappingProxyType
 
 class OrderStatus(str, enum.Enum):
     NEW = "NEW"
+    DENIED = "DENIED"
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
@@ -27,6 +33,7 @@ class OrderTrigger(str, enum.Enum):
     """What happened to the order; each order event maps to exactly one trigger."""
 
     ACCEPT = "ACCEPT"
+    DENY = "DENY"
     REJECT = "REJECT"
     PARTIAL_FILL = "PARTIAL_FILL"
     FILL = "FILL"
@@ -44,6 +51,7 @@ _T = OrderTrigger
 TRANSITIONS: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus] = MappingProxyType(
     {
         (_S.NEW, _T.ACCEPT): _S.ACCEPTED,
+        (_S.NEW, _T.DENY): _S.DENIED,
         (_S.NEW, _T.REJECT): _S.REJECTED,
         (_S.ACCEPTED, _T.PARTIAL_FILL): _S.PARTIALLY_FILLED,
         (_S.ACCEPTED, _T.FILL): _S.FILLED,

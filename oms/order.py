@@ -22,13 +22,14 @@ _ZERO = Decimal(0)
 # The trigger each non-fill event fires; a fill fires FILL or PARTIAL_FILL depending on what it leaves.
 _EVENT_TRIGGERS: dict[type[ev.Event], OrderTrigger] = {
     ev.OrderAccepted: OrderTrigger.ACCEPT,
+    ev.OrderDenied: OrderTrigger.DENY,
     ev.OrderRejected: OrderTrigger.REJECT,
     ev.OrderCanceled: OrderTrigger.CANCEL,
     ev.OrderExpired: OrderTrigger.EXPIRE,
 }
 
-OrderEvent = ev.OrderAccepted | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
-ORDER_EVENT_TYPES = (ev.OrderAccepted, ev.OrderRejected, ev.OrderFilled, ev.OrderCanceled, ev.OrderExpired)
+OrderEvent = ev.OrderAccepted | ev.OrderDenied | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
+ORDER_EVENT_TYPES = (ev.OrderAccepted, ev.OrderDenied, ev.OrderRejected, ev.OrderFilled, ev.OrderCanceled, ev.OrderExpired)
 
 
 class OrderEventRefused(ValueError):

@@ -1,7 +1,9 @@
 """Pre-trade risk: checks one ``OrderIntent`` against the limits and the symbol's state.
 
-The checks run in a fixed order and the first failure names the rejection
-(a stable code from ``RejectReason`` plus a detail for people):
+The checks run in a fixed order and the first failure names the denial
+(a stable code from ``DenialReason`` plus a detail for people), which the book
+emits as ``OrderDenied``: our own limits said no, before any venue saw the order
+(a venue's refusal is an ``OrderRejected``).
 
  1. TRADING_HALTED      kill switch HALTED: no new order at all (the one gateway, first).
  2. DUPLICATE_INTENT    the intent id was seen before (a re-delivered intent must not trade twice).
@@ -44,8 +46,12 @@ _BPS = Decimal(10_000)
 _MAX_PLACES = Decimal("1e-8")
 
 
-class RejectReason(str, enum.Enum):
-    """Stable rejection codes (the ``reason`` of ``OrderRejected``); names equal values."""
+class DenialReason(str, enum.Enum):
+    """Stable codes of the risk checks (the ``reason`` of ``OrderDenied``); names equal values.
+
+    The values never change: logs written before ``OrderDenied`` existed carry
+    the same codes as the ``reason`` of their ``OrderRejected`` events.
+    """
 
     TRADING_HALTED = "TRADING_HALTED"
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
@@ -105,7 +111,7 @@ class RiskContext:
 
 @dataclass(frozen=True, slots=True)
 class RiskVerdict:
-    reason: RejectReason | None
+    reason: DenialReason | None
     detail: str = ""
 
     @property
@@ -219,19 +225,19 @@ def _order_rate(engine: RiskEngine, intent: OrderIntent, ctx: RiskContext) -> st
     return f"{recent} orders accepted in the last {RATE_WINDOW_MS} ms (max {limit})" if recent >= limit else None
 
 
-CHECKS: tuple[tuple[RejectReason, Check], ...] = (
-    (RejectReason.TRADING_HALTED, _halted),
-    (RejectReason.DUPLICATE_INTENT, _duplicate),
-    (RejectReason.INVALID_ORDER, _invalid),
-    (RejectReason.TRADING_REDUCING, _reducing_only),
-    (RejectReason.MAX_DAILY_LOSS, _daily_loss),
-    (RejectReason.NO_REFERENCE_PRICE, _no_reference),
-    (RejectReason.PRICE_COLLAR, _collar),
-    (RejectReason.MAX_ORDER_QTY, _order_qty),
-    (RejectReason.MAX_ORDER_NOTIONAL, _order_notional),
-    (RejectReason.MAX_POSITION, _position),
-    (RejectReason.MAX_GROSS_EXPOSURE, _gross_exposure),
-    (RejectReason.MAX_ORDER_RATE, _order_rate),
+CHECKS: tuple[tuple[DenialReason, Check], ...] = (
+    (DenialReason.TRADING_HALTED, _halted),
+    (DenialReason.DUPLICATE_INTENT, _duplicate),
+    (DenialReason.INVALID_ORDER, _invalid),
+    (DenialReason.TRADING_REDUCING, _reducing_only),
+    (DenialReason.MAX_DAILY_LOSS, _daily_loss),
+    (DenialReason.NO_REFERENCE_PRICE, _no_reference),
+    (DenialReason.PRICE_COLLAR, _collar),
+    (DenialReason.MAX_ORDER_QTY, _order_qty),
+    (DenialReason.MAX_ORDER_NOTIONAL, _order_notional),
+    (DenialReason.MAX_POSITION, _position),
+    (DenialReason.MAX_GROSS_EXPOSURE, _gross_exposure),
+    (DenialReason.MAX_ORDER_RATE, _order_rate),
 )
 
 

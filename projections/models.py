@@ -127,6 +127,11 @@ orders = sa.Table(
     # The earliest event time seen for the order: its place in listings (initialization time, once projected).
     _ms("first_time_ms", nullable=False),
     _ms("updated_time_ms", nullable=False),
+    # OrderDenied (our pre-trade risk said no), apart from a venue's rejection above. Last because revision
+    # rm0002 added them to an existing table, where new columns can only go at the end.
+    _ms("denied_time_ms"),
+    sa.Column("deny_reason", sa.Text),
+    sa.Column("deny_detail", sa.Text),
     _symbol("orders"),
     sa.Index("orders_time", "first_time_ms", "order_id"),
     sa.Index("orders_symbol_time", "symbol", "first_time_ms", "order_id"),

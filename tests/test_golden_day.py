@@ -54,17 +54,47 @@ def day(run: tuple[list[Tick], list[tuple[int, Event]]]) -> tuple[list[Tick], li
     return ticks, [event for _, event in caused]
 
 
-def test_counts_and_digest_of_the_derived_events_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:
-    _, derived = day
+def _decisions_digest(derived: list[Event]) -> str:
+    """SHA-256 over the encoded signals, intents, order events and fills, in derivation order."""
     codec = EventCodec()
     digest = hashlib.sha256()
     for event in derived:
         if topic_for(event) in DERIVED and topic_for(event) is not CONTROL:
             digest.update(codec.encode(event))
+    return digest.hexdigest()
+
+
+def test_counts_and_digest_of_the_derived_events_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:
+    _, derived = day
     assert dict(Counter(type(e).__name__ for e in derived)) == GOLDEN_COUNTS
-    assert digest.hexdigest() == GOLDEN_DIGEST
+    assert _decisions_digest(derived) == GOLDEN_DIGEST
     (announced,) = [e for e in derived if topic_for(e) is CONTROL]
     assert announced.settings == KernelSettings.parse().values
+
+
+# The same day under limits tight enough to refuse orders: the golden day above has no refusal at all.
+REFUSING = {"risk.max_position": "1", "risk.max_daily_loss": "200"}
+REFUSING_COUNTS = {
+    "Signal": 173,
+    "OrderIntent": 135,
+    "OrderInitialized": 135,
+    "OrderAccepted": 61,
+    "OrderDenied": 74,
+    "OrderFilled": 61,
+    "ConfigApplied": 1,
+    "KernelSnapshotTaken": 6,
+}
+REFUSING_REASONS = {"MAX_POSITION": 67, "MAX_DAILY_LOSS": 7}
+REFUSING_DIGEST = "2465f5b62171a532777b5b30b7b91122dfb70770bb4d995c31836ff929fe668c"
+
+
+def test_counts_and_digest_of_a_day_with_risk_refusals_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:
+    ticks, _ = day
+    kernel = TradingKernel(1, KernelSettings.parse(REFUSING), BaselineScorer())
+    derived = [event for offset, tick in enumerate(ticks) for event in kernel.apply(tick, offset)]
+    assert dict(Counter(type(e).__name__ for e in derived)) == REFUSING_COUNTS
+    assert dict(Counter(getattr(e, "reason") for e in derived if type(e).__name__ == "OrderDenied")) == REFUSING_REASONS
+    assert _decisions_digest(derived) == REFUSING_DIGEST
 
 
 def test_every_fill_links_back_to_a_tick_and_an_intent(day: tuple[list[Tick], list[Event]]) -> None:

@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 
 from aitrader.cli import app
 from kernel.compat import check, release
-from kernel.events import ALL_EVENT_TYPES, Envelope, Event, Tick
+from kernel.events import ALL_EVENT_TYPES, Envelope, Event, OrderDenied, OrderRejected, Tick
 from kernel.scaled import SCALED_SUFFIX
 from kernel.schema_registry import SchemaRegistry, default_schemas_dir, load_schema_file
 from kernel.serde import MAGIC, EventCodec
+from tests.refusals import OLD_RISK_REJECTION
 
 REPO_SCHEMAS = default_schemas_dir()
 
@@ -117,3 +118,27 @@ def test_schemas_check_passes_on_the_repository() -> None:
     result = CliRunner().invoke(app, ["schemas", "check"])
     assert result.exit_code == 0, result.output
 
+
+def test_an_old_logs_risk_rejection_still_decodes_as_order_rejected() -> None:
+    """Logs keep their OrderRejected events; only new refusals are written as OrderDenied."""
+    codec = EventCodec()
+    old = codec.decode(OLD_RISK_REJECTION)
+    assert isinstance(old, OrderRejected)
+    assert (old.order_id, old.symbol, old.reason, old.detail) == (
+        "9a8b7c6d-5e4f-5a3b-8c2d-1e0f9a8b7c6d", "ES", "MAX_ORDER_QTY", "quantity 12 > 10"
+    )
+    (v1,) = SchemaRegistry(REPO_SCHEMAS).released["aitrader.events.OrderRejected"]
+    assert OLD_RISK_REJECTION[2:10] == v1.fingerprint
+    assert codec.encode(old) == OLD_RISK_REJECTION
+
+
+def test_a_denial_differs_from_the_old_rejection_only_in_its_schema_fingerprint() -> None:
+    """What the golden digests rely on: same fields, same body bytes, another fingerprint."""
+    codec = EventCodec()
+    old = codec.decode(OLD_RISK_REJECTION)
+    assert isinstance(old, OrderRejected)
+    denied = OrderDenied(old.envelope, old.order_id, old.symbol, old.reason, old.detail)
+    data = codec.encode(denied)
+    assert data[:2] == OLD_RISK_REJECTION[:2] and data[10:] == OLD_RISK_REJECTION[10:]
+    assert data[2:10] != OLD_RISK_REJECTION[2:10]
+    assert codec.decode(data) == denied

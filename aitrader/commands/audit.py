@@ -305,6 +305,7 @@ def _summary(event: object) -> str:
         "Signal": ("pattern", "score"),
         "OrderIntent": ("side", "quantity", "order_type", "score", "model_name", "model_version"),
         "OrderInitialized": ("side", "quantity", "order_type", "limit_price", "time_in_force"),
+        "OrderDenied": ("reason", "detail"),
         "OrderRejected": ("reason", "detail"),
         "OrderCanceled": ("reason",),
         "OrderFilled": ("side", "last_qty", "last_price", "fee", "liquidity"),

@@ -27,7 +27,7 @@ def _switch(state: TradingState, symbol: str | None, reason: str, actor: str, na
 
 @control_app.command("halt")
 def halt(symbol: str | None = SymbolOption, reason: str = ReasonOption, actor: str = ActorOption, namespace: str = NamespaceOption) -> None:
-    """HALTED: reject every new order and cancel the open ones."""
+    """HALTED: deny every new order and cancel the open ones."""
     _switch(TradingState.HALTED, symbol, reason, actor, namespace)
 
 

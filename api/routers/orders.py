@@ -20,14 +20,20 @@ from projections.readmodels.orders import UNKNOWN
 router = APIRouter(tags=["orders"], dependencies=[Depends(require(*READ))])
 KEYS = (Key("first_time_ms", "int"), Key("order_id", "uuid"))
 STATUSES = (*(s.value for s in OrderStatus), UNKNOWN)
+# The two refusals, which analysts must not confuse: shown in the OpenAPI description of the listing.
+REFUSALS = (
+    "DENIED: our pre-trade risk refused the order before it reached a venue (`deny_reason` is the risk check's code, "
+    "e.g. MAX_POSITION; `deny_detail` the numbers). REJECTED: a venue refused it (`reject_reason`, `reject_detail`); "
+    "logs written before denials existed also carry risk refusals as REJECTED."
+)
 TIMES = (
-    "created_time_ms", "accepted_time_ms", "rejected_time_ms", "canceled_time_ms", "expired_time_ms",
+    "created_time_ms", "accepted_time_ms", "denied_time_ms", "rejected_time_ms", "canceled_time_ms", "expired_time_ms",
     "last_fill_time_ms", "updated_time_ms",
 )
 COLUMNS = (
     "order_id", "intent_id", "symbol", "side", "order_type", "quantity", "limit_price", "time_in_force", "expire_time_ms",
-    "status", "filled_qty", "avg_fill_price", "fees", "fill_count", "reject_reason", "reject_detail", "cancel_reason",
-    *TIMES,
+    "status", "filled_qty", "avg_fill_price", "fees", "fill_count", "deny_reason", "deny_detail", "reject_reason",
+    "reject_detail", "cancel_reason", *TIMES,
 )
 EVENT_COLUMNS = ("event_id", "event_type", "event_time_ms", "payload")
 
@@ -36,11 +42,13 @@ def render(row: Mapping[str, Any]) -> dict[str, Any]:
     return serialize.row(row, COLUMNS, times=(*TIMES, "expire_time_ms"))
 
 
-@router.get("/api/orders", summary="Orders in their current state, oldest first")
+@router.get("/api/orders", summary="Orders in their current state, oldest first", description=REFUSALS)
 def list_orders(
     request: Request,
     symbol: SYMBOL = None,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)}.")] = None,
+    status: Annotated[
+        str | None, Query(description=f"One of {', '.join(STATUSES)} (DENIED and REJECTED: see the description).")
+    ] = None,
     start: FROM = None,
     to: TO = None,
     limit: LIMIT = None,

@@ -19,6 +19,7 @@ from kernel.consumer import LogReader
 from kernel.events import (
     Event,
     OrderCanceled,
+    OrderDenied,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
@@ -30,7 +31,7 @@ from kernel.records import RawRecord, decode
 from kernel.serde import EventCodec
 from kernel.topics import FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, Namespace, TopicSpec
 
-TERMINAL = (OrderRejected, OrderCanceled, OrderExpired)
+TERMINAL = (OrderDenied, OrderRejected, OrderCanceled, OrderExpired)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,12 @@ a fill before the order's ``OrderInitialized``. Each event therefore only fills
 in its own columns (upserting the row if needed), and the status is derived from
 the columns by one rule, ``STATUS_RULE``: the final state does not depend on the
 order in which the topics were read.
+
+A refusal by our own pre-trade risk (``OrderDenied``: status DENIED,
+``deny_reason`` the check's code) and a venue's (``OrderRejected``: status
+REJECTED, ``reject_reason``) fill different columns, so an analyst can tell
+"our limits said no" from "the market said no". An ``OrderRejected`` from a log
+written before ``OrderDenied`` existed is projected as written: REJECTED.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from kernel.events import (
     Event,
     OrderAccepted,
     OrderCanceled,
+    OrderDenied,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
@@ -29,12 +36,13 @@ from oms.fsm import OrderStatus
 from projections.bulk import insert_new
 from projections.readmodels.base import Context, Item
 
-ORDER_EVENTS = (OrderInitialized, OrderAccepted, OrderRejected, OrderCanceled, OrderExpired, OrderFilled)
+ORDER_EVENTS = (OrderInitialized, OrderAccepted, OrderDenied, OrderRejected, OrderCanceled, OrderExpired, OrderFilled)
 EVENT_COLUMNS = ("event_id", "order_id", "event_type", "symbol", "event_time_ms", "payload")
 UNKNOWN = "UNKNOWN"  # only fills seen so far, no OrderInitialized yet
 
 # Terminal facts first; a canceled order that was completely filled before the cancel counts as filled.
 STATUS_RULE = f"""CASE
+    WHEN denied_time_ms IS NOT NULL THEN '{OrderStatus.DENIED.value}'
     WHEN rejected_time_ms IS NOT NULL THEN '{OrderStatus.REJECTED.value}'
     WHEN quantity IS NOT NULL AND filled_qty >= quantity THEN '{OrderStatus.FILLED.value}'
     WHEN canceled_time_ms IS NOT NULL THEN '{OrderStatus.CANCELLED.value}'
@@ -66,6 +74,8 @@ def _columns(event: Event) -> dict[str, tuple[Any, str]]:
         }
     if isinstance(event, OrderAccepted):
         return {"accepted_time_ms": (t, REPLACE)}
+    if isinstance(event, OrderDenied):
+        return {"denied_time_ms": (t, REPLACE), "deny_reason": (event.reason, REPLACE), "deny_detail": (event.detail, REPLACE)}
     if isinstance(event, OrderRejected):
         return {"rejected_time_ms": (t, REPLACE), "reject_reason": (event.reason, REPLACE), "reject_detail": (event.detail, REPLACE)}
     if isinstance(event, OrderCanceled):

@@ -31,6 +31,7 @@ from projections.db import auth_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.projector import Projector
 from projections.seed import sample_ticks, seed
+from tests.refusals import publish_refusals
 
 pytestmark = pytest.mark.infra
 
@@ -266,6 +267,41 @@ def test_a_cursor_only_works_with_the_filters_it_was_made_for(client: TestClient
     assert other.status_code == 400 and other.json()["error"]["code"] == "cursor_mismatch"
     elsewhere = client.get("/api/fills", params={"cursor": cursor}, headers=_h(key))
     assert elsewhere.json()["error"]["code"] == "cursor_mismatch"
+
+
+# --- refusals -----------------------------------------------------------------
+
+
+def test_a_denial_is_shown_as_our_risks_and_an_old_logs_rejection_as_a_rejection(
+    kafka_bootstrap: str, database_url: str, namespace: Namespace
+) -> None:
+    refusals = publish_refusals(kafka_bootstrap, namespace)
+    schema = fresh_schema(database_url, "test")
+    try:
+        Projector(kafka_bootstrap, database_url, schema, namespace).run(stop_at_end=True)
+        with connect(database_url, auth_schema(schema)) as conn:
+            key = keys.create(conn, "test refusals", "analyst")[1]
+        settings = ApiSettings(database_url, schema, kafka_bootstrap, namespace, rate_per_s=10_000, max_lag=0)
+        with TestClient(create_app(settings)) as client:
+            denied = _all(client, "/api/orders", key, status="DENIED")
+            rejected = _all(client, "/api/orders", key, status="REJECTED")
+            first = client.get(f"/api/orders/{refusals.denied[0].order_id}", headers=_h(key)).json()["data"]
+            listing = client.get("/openapi.json").json()["paths"]["/api/orders"]["get"]
+    finally:
+        drop_with_companions(database_url, schema)
+    shown = ("status", "deny_reason", "deny_detail", "denied_time", "reject_reason", "reject_detail", "rejected_time")
+    assert [o["order_id"] for o in denied] == [d.order_id for d in refusals.denied]
+    for order, event in zip(denied, refusals.denied):
+        assert {k: order[k] for k in shown} == dict(
+            zip(shown, ("DENIED", "MAX_ORDER_QTY", event.detail, iso_time(event.event_time_ms), None, None, None))
+        )
+    old = refusals.old_rejection
+    assert [{k: o[k] for k in ("order_id", *shown)} for o in rejected] == [
+        dict(zip(("order_id", *shown), (old.order_id, "REJECTED", None, None, None, "MAX_ORDER_QTY", old.detail, iso_time(old.event_time_ms))))
+    ]
+    # Within one millisecond the history is in event-id order, not log order: compare as a set.
+    assert sorted(e["event_type"] for e in first["events"]) == ["OrderDenied", "OrderInitialized"]
+    assert "DENIED: our pre-trade risk" in listing["description"] and "REJECTED: a venue" in listing["description"]
 
 
 # --- pagination while rows arrive ---------------------------------------------

@@ -30,6 +30,7 @@ from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import AUDIT_CHECKPOINTS, CATALOG, FILLS, ORDERS, Namespace
 from tests.integration.test_replay import ES_PARTITION, chicago_ms, invoke, publish_and_run_live, sample_ticks
+from tests.refusals import publish_refusals
 
 pytestmark = pytest.mark.infra
 
@@ -215,6 +216,15 @@ def test_trace_prints_the_causal_chain_of_an_order_from_the_log(audited: Audited
     assert by_role["order"]["event"]["order_id"] == order_id
     code, out = _cli("trace", "no-such-order", "--namespace", audited.namespace.prefix)
     assert code == 1 and "no OrderInitialized" in out
+
+
+def test_trace_of_a_denied_order_ends_at_the_denial_with_its_reason(kafka_bootstrap: str, namespace: Namespace) -> None:
+    denied = publish_refusals(kafka_bootstrap, namespace).denied[0]
+    code, out = _cli("trace", denied.order_id, "--namespace", namespace.prefix)
+    assert code == 0, out
+    rows = [line.split() for line in out.splitlines() if line.split() and line.split()[0] in {"tick", "signal", "intent", "order", "fill"}]
+    assert [row[3] for row in rows] == ["Tick", "Signal", "OrderIntent", "OrderInitialized", "OrderDenied"]
+    assert "reason=MAX_ORDER_QTY" in rows[-1] and f"id={denied.event_id}" in rows[-1]
 
 
 def test_the_notary_resumes_from_its_checkpoints_and_seals_only_what_is_new(audited: AuditedLog, kafka_bootstrap: str) -> None:

@@ -37,6 +37,7 @@ from projections.projector import Projector
 from projections.rebuild import rebuild
 from projections.seed import SeedReport, sample_ticks, seed
 from tests.fifo import Lots, book_fill
+from tests.refusals import publish_refusals
 
 pytestmark = pytest.mark.infra
 
@@ -369,3 +370,25 @@ def _partition_with_records(bootstrap: str, topic: str) -> int:
     """Where the key ES landed, so the raw garbage record sits between the good ones."""
     with LogReader(bootstrap) as reader:
         return next(p for p, (low, high) in reader.watermarks(topic).items() if high > low)
+
+
+# --- refusals -----------------------------------------------------------------
+
+
+def test_a_denial_and_an_old_logs_rejection_project_as_what_they_are(
+    kafka_bootstrap: str, database_url: str, namespace: Namespace, schema: str
+) -> None:
+    """Our risk's denial: DENIED with the check's code. A risk refusal an old log holds as OrderRejected: REJECTED."""
+    refusals = publish_refusals(kafka_bootstrap, namespace)
+    assert Projector(kafka_bootstrap, database_url, schema, namespace).run(stop_at_end=True).dead == 0
+    columns = "status, deny_reason, deny_detail, denied_time_ms, reject_reason, reject_detail, rejected_time_ms"
+    with connect(database_url, schema) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(f"SELECT order_id::text, {columns} FROM orders")}
+        types = dict(conn.execute("SELECT event_id::text, event_type FROM order_events").fetchall())
+    for denied in refusals.denied:
+        assert rows.pop(denied.order_id) == ("DENIED", "MAX_ORDER_QTY", denied.detail, denied.event_time_ms, None, None, None)
+        assert types[denied.event_id] == "OrderDenied"
+    old = refusals.old_rejection
+    assert rows.pop(old.order_id) == ("REJECTED", None, None, None, "MAX_ORDER_QTY", "quantity 12 > 10", old.event_time_ms)
+    assert types[old.event_id] == "OrderRejected"
+    assert rows == {}  # every order of the log was refused

@@ -229,8 +229,8 @@ def test_settings_for_a_symbol_alone_wait_for_its_first_tick(es: list[Tick]) -> 
     change = ConfigChanged(Envelope("c-0", es[0].event_time_ms, "test", None, "c-0"), "AA", {"risk.max_order_qty": "0"}, "t", "ops")
     _run(kernel, [change])
     out = _run(kernel, [_as("AA", t) for t in es[:60_000]], 1)
-    rejected = [e for e in out if type(e).__name__ == "OrderRejected"]
-    assert rejected and {e.reason for e in rejected} == {"MAX_ORDER_QTY"}
+    denied = [e for e in out if type(e).__name__ == "OrderDenied"]
+    assert denied and {e.reason for e in denied} == {"MAX_ORDER_QTY"}
     assert not any(isinstance(e, OrderAccepted | OrderFilled) for e in out)
     assert kernel.symbols["AA"].settings.book.risk.max_order_qty == 0
     assert Decimal(kernel.settings.for_symbol("ZZ").book.risk.max_order_qty) == 10

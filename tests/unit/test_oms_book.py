@@ -30,11 +30,11 @@ def send(book: BookDriver, stream: InputStream, event: Input) -> list[ev.Event]:
 
 
 def kinds(events: list[ev.Event]) -> list[str]:
-    """Events as short strings: ``Rejected:MAX_POSITION``, ``Filled:2@1650.25``..."""
+    """Events as short strings: ``Denied:MAX_POSITION``, ``Filled:2@1650.25``..."""
     out = []
     for e in events:
         name = type(e).__name__.removeprefix("Order")
-        if isinstance(e, ev.OrderRejected | ev.OrderCanceled):
+        if isinstance(e, ev.OrderDenied | ev.OrderCanceled):
             name += f":{e.reason}"
         elif isinstance(e, ev.OrderFilled):
             name += f":{e.last_qty.normalize()}@{e.last_price}"
@@ -95,7 +95,7 @@ def test_gtc_and_ioc_orders_do_not_expire(sc: Scenario) -> None:
 
 
 def test_rejected_intent_leaves_no_open_order(sc: Scenario) -> None:
-    assert sc.intent(B, "9") == ["Initialized", "Rejected:MAX_ORDER_QTY"]
+    assert sc.intent(B, "9") == ["Initialized", "Denied:MAX_ORDER_QTY"]
     assert sc.book.open_orders == () and sc.book.position_qty == 0
 
 
@@ -141,7 +141,7 @@ def test_halted_cancels_everything_and_accepts_nothing(sc: Scenario) -> None:
     sc.intent(S, "1", "1651.00")
     assert sc.state(ev.TradingState.HALTED) == ["Canceled:TRADING_HALTED", "Canceled:TRADING_HALTED"]
     assert sc.book.trading_state is ev.TradingState.HALTED and sc.book.open_orders == ()
-    assert sc.intent(B, "1") == ["Initialized", "Rejected:TRADING_HALTED"]
+    assert sc.intent(B, "1") == ["Initialized", "Denied:TRADING_HALTED"]
     assert sc.state(ev.TradingState.ACTIVE) == []
     assert sc.intent(B, "1") == ["Initialized", "Accepted"]
 
@@ -154,7 +154,7 @@ def test_reducing_keeps_only_reducing_orders(sc: Scenario) -> None:
     sc.intent(S, "2", "1652.00")  # with the one before, would flip the position
     assert sc.state(ev.TradingState.REDUCING) == ["Canceled:TRADING_REDUCING", "Canceled:TRADING_REDUCING"]
     assert [(o.side, o.quantity) for o in sc.book.open_orders] == [(S, D(1))]
-    assert sc.intent(B, "1") == ["Initialized", "Rejected:TRADING_REDUCING"]
+    assert sc.intent(B, "1") == ["Initialized", "Denied:TRADING_REDUCING"]
     assert sc.intent(S, "1") == ["Initialized", "Accepted"]
 
 
@@ -169,7 +169,7 @@ def test_config_change_applies_from_its_point_on(sc: Scenario) -> None:
     sc.control(sc.stream.config({"risk.max_order_qty": "1", "pattern.ema_fast": "12", "sim.slippage_ticks": "2"}))
     assert sc.book.limits.max_order_qty == 1 and sc.book.limits.max_position == 4
     assert sc.tick("1650.00") == ["Filled:2@1650.50"]  # slippage applies to the resting order too
-    assert sc.intent(B, "2") == ["Initialized", "Rejected:MAX_ORDER_QTY"]
+    assert sc.intent(B, "2") == ["Initialized", "Denied:MAX_ORDER_QTY"]
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_duplicate_intent_is_rejected_under_its_own_order_id(sc: Scenario) -> No
     first = send(sc.driver, sc.stream, intent)
     sc.stream.offset += 1  # sequenced again, at a later offset
     again = send(sc.driver, sc.stream, intent)
-    assert kinds(again) == ["Initialized", "Rejected:DUPLICATE_INTENT"]
+    assert kinds(again) == ["Initialized", "Denied:DUPLICATE_INTENT"]
     assert isinstance(first[0], ev.OrderInitialized) and isinstance(again[0], ev.OrderInitialized)
     assert first[0].order_id != again[0].order_id and first[0].event_id != again[0].event_id
     assert len(sc.book.open_orders) == 1
@@ -199,7 +199,7 @@ def test_order_rate_window_in_event_time() -> None:
     sc.stream.step_ms = 400
     assert sc.intent(B, "1") == ["Initialized", "Accepted"]
     assert sc.intent(B, "1") == ["Initialized", "Accepted"]
-    assert sc.intent(B, "1") == ["Initialized", "Rejected:MAX_ORDER_RATE"]
+    assert sc.intent(B, "1") == ["Initialized", "Denied:MAX_ORDER_RATE"]
     assert sc.intent(B, "1") == ["Initialized", "Accepted"]  # 1200 ms after the first: it slid out
 
 
@@ -207,9 +207,9 @@ def test_daily_loss_latches_until_the_next_session(sc: Scenario) -> None:
     sc.intent(B, "2")
     sc.tick("1650.00")
     sc.tick("1645.00")  # -500 unrealized, -4.50 fees
-    assert sc.intent(B, "1") == ["Initialized", "Rejected:MAX_DAILY_LOSS"]
+    assert sc.intent(B, "1") == ["Initialized", "Denied:MAX_DAILY_LOSS"]
     sc.tick("1660.00")  # recovered, but the breach stays for the day
-    assert sc.intent(B, "1") == ["Initialized", "Rejected:MAX_DAILY_LOSS"]
+    assert sc.intent(B, "1") == ["Initialized", "Denied:MAX_DAILY_LOSS"]
     assert sc.intent(S, "1") == ["Initialized", "Accepted"]  # reducing is allowed
     sc.book.on_session_start()
     assert sc.book.daily_pnl == 0 and sc.book.daily_realized_pnl == 0
@@ -288,7 +288,7 @@ def test_snapshot_restore_continues_exactly_like_the_original() -> None:
         assert run(restored, inputs[cut:], cut) == tail
         assert restored.to_state() == original.to_state()
     assert kinds(everything).count("Canceled:TRADING_REDUCING") == 1
-    assert {"Canceled:IOC_REMAINDER", "Rejected:TRADING_REDUCING", "Expired", "Filled:2@1651.00"} <= set(
+    assert {"Canceled:IOC_REMAINDER", "Denied:TRADING_REDUCING", "Expired", "Filled:2@1651.00"} <= set(
         kinds(everything)
     )
 

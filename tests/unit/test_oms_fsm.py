@@ -13,7 +13,8 @@ S, T = OrderStatus, OrderTrigger
 # Written out independently of oms.fsm.TRANSITIONS on purpose: this is the spec the table must match.
 EXPECTED: dict[tuple[OrderStatus, OrderTrigger], OrderStatus] = {
     (S.NEW, T.ACCEPT): S.ACCEPTED,
-    (S.NEW, T.REJECT): S.REJECTED,
+    (S.NEW, T.DENY): S.DENIED,  # our pre-trade risk said no: the order never reached a venue
+    (S.NEW, T.REJECT): S.REJECTED,  # a venue said no
     (S.ACCEPTED, T.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.ACCEPTED, T.FILL): S.FILLED,
     (S.ACCEPTED, T.CANCEL): S.CANCELLED,
@@ -28,7 +29,7 @@ ALL_PAIRS = list(itertools.product(OrderStatus, OrderTrigger))
 
 
 def test_every_pair_is_covered() -> None:
-    assert len(ALL_PAIRS) == 42
+    assert len(ALL_PAIRS) == 56
     assert dict(TRANSITIONS) == EXPECTED
 
 
@@ -43,7 +44,7 @@ def test_transition(status: OrderStatus, trigger: OrderTrigger) -> None:
 
 
 def test_terminal_statuses_are_derived_from_the_table() -> None:
-    assert TERMINAL_STATUSES == {S.REJECTED, S.FILLED, S.CANCELLED, S.EXPIRED}
+    assert TERMINAL_STATUSES == {S.DENIED, S.REJECTED, S.FILLED, S.CANCELLED, S.EXPIRED}
     for (status, _), _next in TRANSITIONS.items():
         assert status not in TERMINAL_STATUSES
 

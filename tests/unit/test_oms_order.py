@@ -14,6 +14,7 @@ from kernel.derivation import Derivation
 from kernel.events import (
     OrderAccepted,
     OrderCanceled,
+    OrderDenied,
     OrderExpired,
     OrderFilled,
     OrderInitialized,
@@ -46,8 +47,11 @@ class Events:
     def accepted(self, order_id: str = OID) -> OrderAccepted:
         return OrderAccepted(self._env(), order_id, "ES")
 
+    def denied(self) -> OrderDenied:
+        return OrderDenied(self._env(), OID, "ES", "MAX_ORDER_QTY", "too big")
+
     def rejected(self) -> OrderRejected:
-        return OrderRejected(self._env(), OID, "ES", "MAX_ORDER_QTY", "too big")
+        return OrderRejected(self._env(), OID, "ES", "VENUE_CLOSED", "the venue is closed")
 
     def filled(self, qty: str, price: str = "1650.25", side: Side = Side.BUY) -> OrderFilled:
         env = self._env()
@@ -94,6 +98,7 @@ def test_fills_update_quantities_and_average_price(ev: Events) -> None:
     ("steps", "status"),
     [
         (["accepted"], OrderStatus.ACCEPTED),
+        (["denied"], OrderStatus.DENIED),
         (["rejected"], OrderStatus.REJECTED),
         (["accepted", "canceled"], OrderStatus.CANCELLED),
         (["accepted", "expired"], OrderStatus.EXPIRED),
@@ -119,6 +124,9 @@ REFUSED: dict[str, tuple[list[str], Callable[[Events], Any], type[Exception]]] =
     "cancel after fill": (["accepted", "fill5"], lambda ev: ev.canceled(), InvalidStateTransition),
     "accept twice": (["accepted"], lambda ev: ev.accepted(), InvalidStateTransition),
     "reject after accept": (["accepted"], lambda ev: ev.rejected(), InvalidStateTransition),
+    "deny after accept": (["accepted"], lambda ev: ev.denied(), InvalidStateTransition),
+    "accept after deny": (["denied"], lambda ev: ev.accepted(), InvalidStateTransition),
+    "reject after deny": (["denied"], lambda ev: ev.rejected(), InvalidStateTransition),
     "expire when new": ([], lambda ev: ev.expired(), InvalidStateTransition),
     "initialized again": ([], lambda ev: ev.initialized(), OrderEventRefused),
 }

@@ -85,7 +85,7 @@ class Mirror:
             self.leaves[event.order_id] = event.quantity
             return
         assert isinstance(
-            event, ev.OrderAccepted | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
+            event, ev.OrderAccepted | ev.OrderDenied | ev.OrderRejected | ev.OrderFilled | ev.OrderCanceled | ev.OrderExpired
         )
         if isinstance(event, ev.OrderFilled):
             assert 0 < event.last_qty <= self.leaves[event.order_id], "fill exceeds the order's leaves"
@@ -94,6 +94,7 @@ class Mirror:
         else:
             trigger = {
                 ev.OrderAccepted: OrderTrigger.ACCEPT,
+                ev.OrderDenied: OrderTrigger.DENY,
                 ev.OrderRejected: OrderTrigger.REJECT,
                 ev.OrderCanceled: OrderTrigger.CANCEL,
                 ev.OrderExpired: OrderTrigger.EXPIRE,
@@ -114,6 +115,8 @@ def test_random_inputs_keep_every_invariant(script: list[tuple]) -> None:  # typ
         events = feed(driver, event, offset)
         for e in events:
             mirror.see(e)
+        # Our risk's refusals are denials; the simulated venue rejects nothing.
+        assert not any(isinstance(e, ev.OrderRejected) for e in events)
         assert abs(book.position_qty) <= MAX_POSITION
         if halted_before:
             assert not any(isinstance(e, ev.OrderAccepted | ev.OrderFilled) for e in events)
@@ -150,8 +153,8 @@ def test_halted_accepts_nothing(orders: list[tuple[ev.Side, int]]) -> None:
     book.set_trading_state(halt.state, halt, stream.derivation())
     for side, qty in orders:
         events = book.on_intent(stream.intent(side, qty), stream.derivation())
-        assert [type(e) for e in events] == [ev.OrderInitialized, ev.OrderRejected]
-        assert isinstance(events[1], ev.OrderRejected) and events[1].reason == "TRADING_HALTED"
+        assert [type(e) for e in events] == [ev.OrderInitialized, ev.OrderDenied]
+        assert isinstance(events[1], ev.OrderDenied) and events[1].reason == "TRADING_HALTED"
     assert book.open_orders == ()
 
 
@@ -160,6 +163,7 @@ def test_halted_accepts_nothing(orders: list[tuple[ev.Side, int]]) -> None:
 order_events = st.lists(
     st.one_of(
         st.just(("accept",)),
+        st.just(("deny",)),
         st.just(("reject",)),
         st.just(("cancel",)),
         st.just(("expire",)),
@@ -177,9 +181,10 @@ def make_event(kind: tuple, derivation: Derivation) -> ev.Event:  # type: ignore
         "accept": ev.OrderAccepted,
         "cancel": ev.OrderCanceled,
         "expire": ev.OrderExpired,
+        "deny": ev.OrderDenied,
         "reject": ev.OrderRejected,
     }[kind[0]]
-    extra = {"reject": ("CODE", "detail"), "cancel": ("why",)}.get(kind[0], ())
+    extra = {"deny": ("CODE", "detail"), "reject": ("CODE", "detail"), "cancel": ("why",)}.get(kind[0], ())
     return cls(env, "o", "ES", *extra)  # type: ignore[call-arg]
 
 

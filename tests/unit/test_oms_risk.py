@@ -10,11 +10,11 @@ import pytest
 
 from kernel.events import OrderIntent, Side, TimeInForce, TradingState
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
-from oms.risk import CHECKS, RejectReason, RiskContext, RiskEngine, RiskLimits, is_reducing
+from oms.risk import CHECKS, DenialReason, RiskContext, RiskEngine, RiskLimits, is_reducing
 from oms.testkit import InputStream
 
 D = Decimal
-R = RejectReason
+R = DenialReason
 B, S = Side.BUY, Side.SELL
 LAST = D("1650.00")
 
@@ -47,7 +47,7 @@ def intent(side: Side = B, qty: str = "1", limit: str | None = None, symbol: str
 
 
 # name -> (intent, context changes, limit changes, expected reason or None for accepted)
-CASES: dict[str, tuple[OrderIntent, dict[str, Any], dict[str, Any], RejectReason | None]] = {
+CASES: dict[str, tuple[OrderIntent, dict[str, Any], dict[str, Any], DenialReason | None]] = {
     "plain market buy": (intent(), {}, {}, None),
     "halted": (intent(), {"trading_state": TradingState.HALTED}, {}, R.TRADING_HALTED),
     "halted even when reducing": (
@@ -139,9 +139,9 @@ def test_case(name: str) -> None:
 
 
 def test_every_reason_has_a_check_and_a_case() -> None:
-    assert [reason for reason, _ in CHECKS] == list(RejectReason)
-    assert {case[3] for case in CASES.values()} == set(RejectReason) | {None}
-    assert all(reason.value == reason.name for reason in RejectReason)
+    assert [reason for reason, _ in CHECKS] == list(DenialReason)
+    assert {case[3] for case in CASES.values()} == set(DenialReason) | {None}
+    assert all(reason.value == reason.name for reason in DenialReason)
 
 
 def test_first_failing_check_names_the_reason() -> None:
