@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from inference.scorer import Scorer
 from kernel import __version__
 from kernel.consumer import LogReader
+from kernel.control import partition_clock
 from kernel.events import Envelope, RunManifestRecorded
 from kernel.ids import id_from_parts
 from kernel.producer import EventProducer
@@ -25,14 +26,8 @@ MANIFEST_KEY = "kernel"
 
 
 def last_input_time_ms(reader: LogReader, namespace: Namespace) -> int:
-    """The latest record timestamp over the input partitions' last records; 0 when all are empty."""
-    topic = namespace.topic(INPUTS)
-    latest = 0
-    for partition, (low, high) in reader.watermarks(topic).items():
-        if high > low:
-            for batch in reader.read(topic, {partition: (high - 1, high)}):
-                latest = max([latest, *(record.timestamp_ms for record in batch)])
-    return latest
+    """The input log's latest event time (the earliest a record can carry when it is empty), as control stamps it."""
+    return max(time_ms for _, time_ms in partition_clock(reader, namespace.topic(INPUTS)).values())
 
 
 def build_manifest(settings: Mapping[str, str], scorer: Scorer, event_time_ms: int) -> RunManifestRecorded:
