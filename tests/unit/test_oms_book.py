@@ -11,7 +11,7 @@ from kernel import events as ev
 from kernel.derivation import Derivation
 from kernel.ids import id_from_parts
 from kernel.serde import EventCodec
-from oms.testkit import START_MS, InputStream, derivation_at
+from tests.oms_inputs import START_MS, InputStream, derivation_at
 from tests.book_driver import BookDriver, Input
 
 D = Decimal

@@ -20,7 +20,7 @@ from kernel.derivation import Derivation
 from tests.book_driver import BookDriver
 from oms.fsm import TRANSITIONS, InvalidStateTransition, OrderStatus, OrderTrigger
 from oms.order import Order, OrderEventRefused
-from oms.testkit import START_MS, InputStream, derivation_at
+from tests.oms_inputs import START_MS, InputStream, derivation_at
 
 D = Decimal
 TICK = D("0.25")

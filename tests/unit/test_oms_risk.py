@@ -11,7 +11,7 @@ import pytest
 from kernel.events import OrderIntent, Side, TimeInForce, TradingState
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.risk import CHECKS, DenialReason, RiskContext, RiskEngine, RiskLimits, is_reducing
-from oms.testkit import InputStream
+from tests.oms_inputs import InputStream
 
 D = Decimal
 R = DenialReason

@@ -12,7 +12,7 @@ from kernel.derivation import Derivation
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.order import Order
 from oms.simulator import IOC_REMAINDER, ExecutionSimulator, SimConfig
-from oms.testkit import START_MS, InputStream
+from tests.oms_inputs import START_MS, InputStream
 
 D = Decimal
 B, S = ev.Side.BUY, ev.Side.SELL

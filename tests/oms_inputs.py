@@ -1,4 +1,4 @@
-"""Builders of well-formed OMS inputs for tests and benchmarks.
+"""Builders of well-formed OMS inputs for the OMS tests.
 
 Each input gets its own position on a fake input topic, so the ids it derives
 are deterministic exactly as in the kernel: the same calls give the same events.
