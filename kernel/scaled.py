@@ -12,6 +12,8 @@ from decimal import Decimal
 SCALE_EXPONENT = 8
 SCALE = 10**SCALE_EXPONENT
 SCALED_SUFFIX = f"_e{SCALE_EXPONENT}"
+# The smallest step the wire carries (1e-8): every exact value the kernel computes is quantized to it.
+QUANTUM = Decimal(1).scaleb(-SCALE_EXPONENT)
 
 
 class InexactScaleError(ValueError):

@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from kernel import events as ev
+from kernel.scaled import QUANTUM
 from oms.fsm import TERMINAL_STATUSES, OrderStatus, OrderTrigger, transition
 
-PRICE_QUANTUM = Decimal("1e-8")
 _ZERO = Decimal(0)
 
 # The trigger each non-fill event fires; a fill fires FILL or PARTIAL_FILL depending on what it leaves.
@@ -75,7 +75,7 @@ class Order:
     def avg_fill_price(self) -> Decimal | None:
         if not self.filled_qty:
             return None
-        return (self.fill_notional / self.filled_qty).quantize(PRICE_QUANTUM)
+        return (self.fill_notional / self.filled_qty).quantize(QUANTUM)
 
     @property
     def is_terminal(self) -> bool:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from kernel.events import OrderFilled
-from oms.order import PRICE_QUANTUM
+from kernel.scaled import QUANTUM
 
 _ZERO = Decimal(0)
 
@@ -49,7 +49,7 @@ class Position:
         size = sum((q for q, _ in self.lots), _ZERO)
         if not size:
             return None
-        return (sum((q * p for q, p in self.lots), _ZERO) / size).quantize(PRICE_QUANTUM)
+        return (sum((q * p for q, p in self.lots), _ZERO) / size).quantize(QUANTUM)
 
     @property
     def unrealized_pnl(self) -> Decimal:

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from kernel.events import OrderIntent, OrderType, Side, TradingState
+from kernel.scaled import QUANTUM
 from oms.instruments import Instrument
 from oms.settings import settings_for
 
 RATE_WINDOW_MS = 1000
 _BPS = Decimal(10_000)
-_MAX_PLACES = Decimal("1e-8")
 
 
 class DenialReason(str, enum.Enum):
@@ -151,7 +151,7 @@ def _invalid(engine: RiskEngine, intent: OrderIntent, ctx: RiskContext) -> str |
     qty, limit = intent.quantity, intent.limit_price
     if intent.symbol != engine.instrument.symbol:
         return f"symbol {intent.symbol} is not {engine.instrument.symbol}"
-    if qty <= 0 or qty != qty.quantize(_MAX_PLACES):
+    if qty <= 0 or qty != qty.quantize(QUANTUM):
         return f"quantity {qty} must be > 0 with at most 8 decimals"
     if intent.order_type is OrderType.MARKET:
         return None if limit is None else "a MARKET order has no limit price"

@@ -35,8 +35,9 @@ from kernel.events import (
     Tick,
     TimeInForce,
 )
+from kernel.scaled import QUANTUM
 from oms.instruments import Instrument
-from oms.order import PRICE_QUANTUM, Order, initialized_from_state, initialized_to_state
+from oms.order import Order, initialized_from_state, initialized_to_state
 from oms.settings import settings_for
 
 IOC_REMAINDER = "IOC_REMAINDER"
@@ -175,7 +176,7 @@ class ExecutionSimulator:
             side=working.terms.side,
             last_qty=qty,
             last_price=price,
-            fee=(qty * self.instrument.fee_per_unit).quantize(PRICE_QUANTUM),
+            fee=(qty * self.instrument.fee_per_unit).quantize(QUANTUM),
             liquidity="TAKER" if working.terms.order_type is OrderType.MARKET else "MAKER",
         )
 

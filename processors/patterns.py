@@ -46,6 +46,7 @@ from typing import Any
 
 from kernel.derivation import Derivation
 from kernel.events import Signal, Tick
+from kernel.scaled import QUANTUM
 from processors.bars import Bar, BarBuilder
 from processors.indicators import Ema, RollingStats, SessionVwap
 
@@ -57,7 +58,6 @@ VWAP_BREAKOUT = "vwap_breakout"
 VOLATILITY_BREAKOUT = "volatility_breakout"
 
 _VWAP_MODES = {"reversion": VWAP_REVERSION, "breakout": VWAP_BREAKOUT}
-_SCORE_QUANTUM = Decimal("1e-8")
 _INF = math.inf
 
 # Cooldown slots, one per pattern, in evaluation order.
@@ -188,9 +188,9 @@ def score_from_float(x: float) -> Decimal:
     sign of a score is its direction.
     """
     clamped = min(1.0, max(-1.0, x))
-    score = Decimal(clamped).quantize(_SCORE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    score = Decimal(clamped).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
     if not score and clamped:
-        return _SCORE_QUANTUM if clamped > 0.0 else -_SCORE_QUANTUM
+        return QUANTUM if clamped > 0.0 else -QUANTUM
     return score
 
 

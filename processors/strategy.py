@@ -32,12 +32,12 @@ from typing import TypeVar
 from inference.scorer import SCORE_QUANTUM, Scorer, check_score
 from kernel.derivation import Derivation
 from kernel.events import OrderIntent, OrderType, Side, Signal, TimeInForce, TradingState
+from kernel.scaled import QUANTUM
 from oms.settings import decimal_setting, int_setting, refuse_unknown_keys
 from processors.sizing import volatility_scaled_qty
 
 _PREFIX = "strategy."
 _ZERO = Decimal(0)
-_PRICE_QUANTUM = Decimal("1e-8")  # the wire carries 8 decimal places
 _MAX_OFFSET_TICKS = 1000
 SIGNAL_SCORE_FEATURE = "signal_score"
 
@@ -235,5 +235,5 @@ class Strategy:
         tick = context.tick_size
         raw = context.last_price + side.sign * self.config.limit_offset_ticks * tick
         rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
-        price = ((raw / tick).to_integral_value(rounding=rounding) * tick).quantize(_PRICE_QUANTUM)
+        price = ((raw / tick).to_integral_value(rounding=rounding) * tick).quantize(QUANTUM)
         return price if price > 0 else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,17 +12,17 @@ from api.auth import READ, require
 from api.listing import page
 from api.pagination import Key
 from api.routers.common import CURSOR, FROM, LIMIT, SYMBOL, TO, time_filters
+from kernel.scaled import QUANTUM
 from projections.models import bars_1m
 
 router = APIRouter(tags=["bars"], dependencies=[Depends(require(*READ))])
 KEYS = (Key("start_ms", "int"), Key("symbol", "text"))
 COLUMNS = ("symbol", "start_ms", "open", "high", "low", "close", "volume", "trades")
-VWAP_QUANTUM = Decimal("1e-8")
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
     out = serialize.row(row, COLUMNS, times=("start_ms",))
-    out["vwap"] = serialize.decimal_text((row["notional"] / row["volume"]).quantize(VWAP_QUANTUM))
+    out["vwap"] = serialize.decimal_text((row["notional"] / row["volume"]).quantize(QUANTUM))
     return out
 
 
