@@ -32,8 +32,9 @@ from kernel.serde import EventCodec
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.replay.compare import Comparison, compare_topics
-from processors.replay.fast import FastRun, run_fast, start_kernel
+from processors.replay.fast import FastRun, run_fast
 from processors.replay.pipeline import run_pipeline
+from processors.replay.start import start_kernel
 from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
 from processors.settings import KernelSettings
 

@@ -40,8 +40,9 @@ from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel, canonical_json
 from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
 from processors.live.recovery import Recovery
-from processors.replay.fast import FastRun, StartState, apply_what_if
+from processors.replay.fast import FastRun
 from processors.replay.report import RunObserver
+from processors.replay.start import StartState, apply_what_if
 from processors.replay.window import PartitionPlan, ReplayPlan
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
