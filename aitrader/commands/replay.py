@@ -33,9 +33,12 @@ from kernel.records import UndecodableRecord
 from kernel.serde import EventCodec
 from kernel.topics import DEAD_LETTER, DERIVED, INPUTS, SNAPSHOTS, Namespace, TopicSpec
 from processors.replay.compare import Comparison, compare_topics
-from processors.replay.fast import READ_BATCH, FastRun, StartState, run_fast, start_kernel
+from processors.replay.fast import READ_BATCH, run_fast
 from processors.replay.pipeline import PipelineReplayError, run_pipeline
-from processors.replay.report import RunObserver, run_manifest, summary, write_report
+from processors.replay.observe import RunObserver
+from processors.replay.report import run_manifest, summary, write_report
+from processors.replay.start import StartState, start_kernel
+from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan, ReplayPlanError, parse_offsets, plan_day, plan_offsets
 
 # What the kernel writes, so what a replay namespace needs.
@@ -201,7 +204,7 @@ def _print_written(written: dict[str, OffsetRanges], target: Namespace) -> None:
         console.print(f"  {target.topic(name)} offsets {shown}", highlight=False)
 
 
-def _counts(run: FastRun) -> str:
+def _counts(run: ReplayRun) -> str:
     return ", ".join(f"{count:,} {kind}" for kind, count in sorted(run.by_type.items())) or "none"
 
 

@@ -10,82 +10,18 @@ from its start state (``start.py``).
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
 from kernel.consumer import LogReader
 from kernel.producer import EventProducer
-from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
-from processors.replay.report import RunObserver
+from processors.replay.observe import RunObserver
+from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan
-from processors.runner import KernelRunner, Routed
+from processors.runner import KernelRunner
 
 READ_BATCH = 10_000
-
-
-@dataclass
-class InputSpan:
-    """The inputs a partition's replay applied, with the offsets that share its first and last timestamps.
-
-    Derived events carry their input's time, so the live events derived from these
-    inputs are the live records stamped in [first_ms, last_ms]; at those two
-    instants other inputs may share the millisecond, and ``head``/``tail`` let
-    the comparison tell them apart by event id.
-    """
-
-    partition: int
-    inputs: int = 0
-    first_offset: int = -1
-    last_offset: int = -1
-    first_ms: int = 0
-    last_ms: int = 0
-    head: list[int] = field(default_factory=list)
-    tail: list[int] = field(default_factory=list)
-
-    def observe(self, offset: int, time_ms: int) -> None:
-        if self.inputs == 0:
-            self.first_offset, self.first_ms = offset, time_ms
-        if time_ms == self.first_ms and len(self.head) == self.inputs:  # still in the first millisecond
-            self.head.append(offset)
-        if self.inputs == 0 or time_ms != self.last_ms:
-            self.tail = []
-        self.tail.append(offset)
-        self.last_offset, self.last_ms = offset, time_ms
-        self.inputs += 1
-
-
-@dataclass
-class FastRun:
-    spans: dict[int, InputSpan]
-    kernels: dict[int, TradingKernel]
-    by_type: Counter[str] = field(default_factory=Counter)
-    by_topic: Counter[str] = field(default_factory=Counter)
-    outputs: int = 0
-    seconds: float = 0.0
-
-    @property
-    def inputs(self) -> int:
-        return sum(s.inputs for s in self.spans.values())
-
-    @property
-    def rate(self) -> float:
-        return self.inputs / self.seconds if self.seconds else 0.0
-
-    def take(self, record: RawRecord, routed: list[Routed], kernel: TradingKernel, observer: RunObserver | None) -> None:
-        """Accounts one applied input and what it derived (both replay modes)."""
-        span = self.spans.get(record.partition)
-        if span is None:
-            span = self.spans[record.partition] = InputSpan(record.partition)
-        span.observe(record.offset, record.timestamp_ms)
-        for item in routed:
-            self.by_type[type(item.event).__name__] += 1
-            self.by_topic[item.spec.name] += 1
-        self.outputs += len(routed)
-        if observer is not None:
-            observer.after(record.partition, record.timestamp_ms, routed, kernel)
 
 
 def run_fast(
@@ -96,10 +32,14 @@ def run_fast(
     kernels: Mapping[int, TradingKernel],
     observer: RunObserver | None = None,
     batch_size: int = READ_BATCH,
-) -> FastRun:
-    """Applies each partition's inputs [start, end) to its kernel; derived events go to ``producer``'s namespace."""
+    progress: Callable[[int], None] | None = None,
+) -> ReplayRun:
+    """Applies each partition's inputs [start, end) to its kernel; derived events go to ``producer``'s namespace.
+
+    ``progress`` hears the number of inputs applied so far, now and then (``ReplayRun``).
+    """
     topic = inputs.topic(INPUTS)
-    run = FastRun({}, dict(kernels))
+    run = ReplayRun({}, dict(kernels), progress=progress)
     started = time.perf_counter()
     for part in plan.partitions:
         if part.inputs == 0:

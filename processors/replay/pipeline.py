@@ -40,9 +40,9 @@ from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel, canonical_json
 from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
 from processors.live.recovery import Recovery
-from processors.replay.fast import FastRun
-from processors.replay.report import RunObserver
+from processors.replay.observe import RunObserver
 from processors.replay.start import StartState, apply_what_if
+from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
@@ -58,7 +58,7 @@ class PipelineReplayError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class PipelineRun:
-    run: FastRun  # what was applied and derived, in the shape fast mode reports
+    run: ReplayRun  # what was applied and derived, in the shape fast mode reports
     stats: PipelineStats
     group: str
     wall_seconds: float  # worker start to stop: Faust start-up, group join, processing, commit, shutdown
@@ -109,7 +109,7 @@ class _Replay:
         self.starts = starts
         self.overrides = dict(overrides)
         self.observer = observer
-        self.run = FastRun({}, {})
+        self.run = ReplayRun({}, {})
         self.failure: str | None = None
 
     def recovered(self, runner: KernelRunner, recovery: Recovery) -> None:
