@@ -28,6 +28,7 @@ from kernel.derivation import Derivation
 from kernel.events import ConfigApplied, ConfigChanged, DeadLettered, Envelope
 from kernel.ids import id_from_parts
 from processors.engine import PRODUCER, TradingKernel, canonical_json, snapshot_origin
+from processors.replay.errors import ReplayRefused
 from processors.replay.window import PartitionPlan
 from processors.restore import restore_kernel, snapshot_state
 from processors.settings import KernelSettings
@@ -52,7 +53,12 @@ def start_kernel(
     flat: bool = False,
     calendars: VenueCalendars | None = None,
 ) -> StartState:
-    """The kernel a partition's replay starts with; ``ValueError`` when it cannot be built as asked."""
+    """The kernel a partition's replay starts with.
+
+    ``ReplayRefused`` for a range with no snapshot before it or a what-if the
+    kernel refuses; ``ValueError`` from the restore or the settings for a
+    snapshot of another format or scorer, or a setting that does not parse.
+    """
     found = plan.snapshot
     state = snapshot_state(found.event) if found is not None else None
     scorer = _scorer(state)
@@ -63,7 +69,7 @@ def start_kernel(
         source = f"snapshot at {found.offset} ({found.event.reason}, after input {found.event.input_offset})"
         return StartState(kernel, source, snapshot_origin(state)[1])
     if state is None and not flat and plan.start > 0:
-        raise ValueError(
+        raise ReplayRefused(
             f"partition {plan.partition}: no kernel snapshot right before input offset {plan.start}; "
             "start at a snapshot (aitrader log read --topic snapshots shows their input_offset) or replay --flat"
         )
@@ -98,8 +104,8 @@ def apply_what_if(kernel: TradingKernel, overrides: Mapping[str, str], event_tim
     derived = kernel.on_config(change, Derivation("replay-what-if", kernel.partition, start - 1, PRODUCER))
     refused = [e for e in derived if isinstance(e, DeadLettered)]
     if refused:
-        raise ValueError(f"--set refused by the kernel: {refused[0].reason}")
+        raise ReplayRefused(f"--set refused by the kernel: {refused[0].reason}")
     # The kernel announces what it applied; a what-if is not on the input log, so neither is its announcement.
     unexpected = [e for e in derived if not isinstance(e, ConfigApplied)]
     if unexpected:
-        raise ValueError(f"--set made the kernel emit {len(unexpected)} events before the first input; refusing")
+        raise ReplayRefused(f"--set made the kernel emit {len(unexpected)} events before the first input; refusing")
