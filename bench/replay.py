@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-from aitrader.commands.replay import REPLAY_TOPICS
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
 from inference.baseline import BaselineScorer
@@ -33,6 +32,7 @@ from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.replay.compare import Comparison, compare_topics
 from processors.replay.fast import run_fast
+from processors.replay.names import REPLAY_TOPICS
 from processors.replay.pipeline import run_pipeline
 from processors.replay.start import start_kernel
 from processors.replay.tally import ReplayRun
