@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 
@@ -72,7 +73,7 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
         raise ReplayRefused(str(exc)) from exc
     title = f"replay {plan.label} into {spec.target.prefix}" + (f" with {dict(spec.overrides)}" if spec.overrides else "")
     content = summary(title, plan, planned.sources, run, comparison, replayed.written, manifest, time.perf_counter() - started)
-    files = ()
+    files: tuple[Path, ...] = ()
     if spec.report is not None and observer is not None:
         tell(ReplayProgress(Phase.REPORTING, run.inputs, plan.inputs))
         files = tuple(write_report(spec.report, content, observer, spec.zone))
