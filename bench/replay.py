@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-from aitrader.commands.replay import REPLAY_TOPICS
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
 from inference.baseline import BaselineScorer
@@ -32,8 +31,11 @@ from kernel.serde import EventCodec
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.replay.compare import Comparison, compare_topics
-from processors.replay.fast import FastRun, run_fast, start_kernel
+from processors.replay.fast import run_fast
+from processors.replay.names import REPLAY_TOPICS
 from processors.replay.pipeline import run_pipeline
+from processors.replay.start import start_kernel
+from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
 from processors.settings import KernelSettings
 
@@ -106,7 +108,7 @@ def main() -> None:
     print(f"  identical to fast mode     {same!s:>12}")
 
 
-def _compared(reader: LogReader, codec: EventCodec, live: Namespace, target: Namespace, run: FastRun) -> Comparison:
+def _compared(reader: LogReader, codec: EventCodec, live: Namespace, target: Namespace, run: ReplayRun) -> Comparison:
     """Digests of a replay written to fresh topics, against live."""
     written: dict[str, OffsetRanges] = {
         name: {p: (0, high) for p, (_, high) in reader.watermarks(target.topic(name)).items() if high} for name in run.by_topic

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from aitrader.stack.endpoints import kafka_from_env, local_bootstrap
+from aitrader.stack.endpoints import local_bootstrap
 from aitrader.stack.paths import (
     KAFKA_JAR,
     LOCAL_HOST,
@@ -32,6 +32,7 @@ from aitrader.stack.paths import (
     kafka_port,
 )
 from aitrader.stack.proc import Report, locked, quiet, run, tail
+from kernel.endpoints import kafka_from_env
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 60.0

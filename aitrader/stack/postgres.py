@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aitrader.stack.endpoints import database_from_env, libpq_url, local_database_url
+from aitrader.stack.endpoints import local_database_url
 from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, StackError, StackPaths
 from aitrader.stack.proc import Report, locked, quiet, run
+from kernel.endpoints import database_from_env, libpq_url
 
 PG_ROOT = Path("/usr/lib/postgresql")
 CLUSTER_NAME = "main"

@@ -2,10 +2,11 @@
 
 A replay re-runs the kernel over a trading day or an offset range of the input
 topic into its own ``replay.NAME.*`` topics and compares the digests with
-live (``aitrader replay``; ``api.replay_jobs`` runs it). What can be checked
-without the log is checked here and refused with a 4xx; what only the log can
-say (no snapshot before the range, no inputs) ends the job ``failed`` with the
-command's reason. Jobs are known to the API process that started them only.
+live (the use case ``processors.replay.run``; ``api.replay_jobs`` runs it as a
+job). What can be checked without the log is checked here and refused with a
+4xx; what only the log can say (no snapshot before the range, no inputs) ends
+the job ``failed`` with the replay's reason. Jobs are known to the API process
+that started them only.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aitrader.commands.replay import REPLAY_NAME
 from api import params
 from api.auth import STATUS, require
 from api.errors import ApiError, bad_request
-from api.replay_jobs import ReplayJobs, ReplaySpec
+from api.replay_jobs import ReplayJobs
 from api.settings import ApiSettings
+from processors.replay.names import BadReplayName, check_name
+from processors.replay.spec import ReplaySpec
+from processors.replay.window import DayWindow, OffsetWindow, parse_offsets
 from processors.settings import validate_change
-from processors.replay.window import parse_offsets
 
 REPORTS_ROOT = Path(tempfile.gettempdir()) / "aitrader-replays"
 
@@ -86,16 +88,18 @@ def _spec(body: ReplayRequest) -> ReplaySpec:
         if backwards:
             raise bad_request("inverted_offset_range", f"to_offsets is before from_offsets in partitions {backwards}")
     symbols = tuple(params.symbol(s) or "" for s in body.symbols or ())
-    if body.into is not None and not REPLAY_NAME.match(body.into):
-        raise bad_request("bad_into", f"into {body.into!r}: use letters, digits, '.', '_' and '-' (at most 101)", parameter="into")
+    if body.into is not None:
+        try:
+            check_name(body.into)
+        except BadReplayName as exc:
+            raise bad_request("bad_into", f"into {exc}", parameter="into") from None
     overrides = dict(body.overrides or {})
     try:
         validate_change(overrides)
     except ValueError as exc:
         raise ApiError(422, "settings_refused", str(exc)) from None
-    return ReplaySpec(
-        None if day is None else day.isoformat(), starts, ends, symbols, body.into, overrides, body.compare
-    )
+    window = DayWindow(day) if day is not None else OffsetWindow(starts or {}, ends)
+    return ReplaySpec(window, symbols=symbols, into=body.into, overrides=overrides, compare=body.compare)
 
 
 def _jobs(request: Request) -> ReplayJobs:

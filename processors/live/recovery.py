@@ -15,7 +15,6 @@ the log holds every input, so the state is rebuilt either way, only slower.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -26,7 +25,8 @@ from kernel.events import KernelSnapshotTaken
 from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, SNAPSHOTS, Namespace
-from processors.engine import SNAPSHOT_FORMAT, TradingKernel, snapshot_origin
+from processors.engine import SNAPSHOT_FORMAT, snapshot_origin
+from processors.restore import restore_kernel, snapshot_state
 from processors.runner import KernelRunner
 from processors.settings import KernelSettings
 
@@ -66,7 +66,7 @@ def latest_snapshot(
             if not isinstance(event, KernelSnapshotTaken) or event.partition != partition:
                 continue
             if event.input_offset < before_offset and (best is None or event.input_offset > best.input_offset):
-                form, code = snapshot_origin(json.loads(event.state_json))
+                form, code = snapshot_origin(snapshot_state(event))
                 if form != SNAPSHOT_FORMAT:
                     log.warning("partition %d: passing over the snapshot after input %d: state format %d of kernel/%s",
                                 partition, event.input_offset, form, code)
@@ -92,16 +92,13 @@ def recover_kernel(
     codec = EventCodec()
     with LogReader(bootstrap_servers) as reader:
         snapshot = latest_snapshot(reader, namespace, partition, next_offset, codec) if next_offset > 0 else None
-        if snapshot is None:
-            kernel = TradingKernel(partition, settings, scorer, calendars)
-        else:
-            kernel = TradingKernel.from_state(json.loads(snapshot.state_json), scorer, calendars)
-            if kernel.settings != settings:
-                log.warning(
-                    "partition %d: the snapshot's settings differ from this run's; the snapshot's stay in force "
-                    "(change settings on a running kernel with a ConfigChanged input)",
-                    partition,
-                )
+        kernel = restore_kernel(partition, None if snapshot is None else snapshot_state(snapshot), scorer, calendars, settings)
+        if snapshot is not None and kernel.settings != settings:
+            log.warning(
+                "partition %d: the snapshot's settings differ from this run's; the snapshot's stay in force "
+                "(change settings on a running kernel with a ConfigChanged input)",
+                partition,
+            )
         runner = KernelRunner(kernel, codec)
         start = kernel.last_applied_offset + 1
         replayed = 0

@@ -22,7 +22,7 @@ from kernel.ids import id_from_record
 from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import DERIVED, INPUTS, Namespace, TopicSpec
-from processors.replay.fast import InputSpan
+from processors.replay.tally import InputSpan
 
 # Most events one input can derive; only used to recognise events at the range's boundary milliseconds.
 MAX_OUTPUTS_PER_INPUT = 1024

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -40,8 +40,10 @@ from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel, canonical_json
 from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
 from processors.live.recovery import Recovery
-from processors.replay.fast import FastRun, StartState, apply_what_if
-from processors.replay.report import RunObserver
+from processors.replay.errors import ReplayRefused
+from processors.replay.observe import RunObserver
+from processors.replay.start import StartState, apply_what_if
+from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
@@ -51,13 +53,13 @@ COMMIT_RETRY_S = 45.0
 COMMIT_RETRY_PAUSE_S = 1.0
 
 
-class PipelineReplayError(RuntimeError):
+class PipelineReplayError(ReplayRefused):
     """The pipeline replay could not run, or did not run as planned; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineRun:
-    run: FastRun  # what was applied and derived, in the shape fast mode reports
+    run: ReplayRun  # what was applied and derived, in the shape fast mode reports
     stats: PipelineStats
     group: str
     wall_seconds: float  # worker start to stop: Faust start-up, group join, processing, commit, shutdown
@@ -102,13 +104,18 @@ class _Replay:
     """
 
     def __init__(
-        self, plan: ReplayPlan, starts: Mapping[int, StartState], overrides: Mapping[str, str], observer: RunObserver | None
+        self,
+        plan: ReplayPlan,
+        starts: Mapping[int, StartState],
+        overrides: Mapping[str, str],
+        observer: RunObserver | None,
+        progress: Callable[[int], None] | None,
     ) -> None:
         self.parts: dict[int, PartitionPlan] = {p.partition: p for p in plan.partitions if p.inputs}
         self.starts = starts
         self.overrides = dict(overrides)
         self.observer = observer
-        self.run = FastRun({}, {})
+        self.run = ReplayRun({}, {}, progress=progress)
         self.failure: str | None = None
 
     def recovered(self, runner: KernelRunner, recovery: Recovery) -> None:
@@ -171,14 +178,16 @@ def run_pipeline(
     observer: RunObserver | None = None,
     batch_max: int = BATCH_MAX,
     loglevel: str = "warning",
+    progress: Callable[[int], None] | None = None,
 ) -> PipelineRun:
     """Runs ``plan`` through a kernel worker reading ``inputs`` and writing to ``target``; blocks until it stopped.
 
     ``marks`` are the input topic's watermarks; ``starts`` the start states the
     plan implies (``start_kernel``), against which each recovery is checked.
+    ``progress`` hears the inputs applied so far, now and then, on the worker's thread.
     """
     begin, end = bounds(plan, marks)
-    hooks = _Replay(plan, starts, overrides, observer)
+    hooks = _Replay(plan, starts, overrides, observer, progress)
     config = PipelineConfig(
         bootstrap_servers,
         inputs,

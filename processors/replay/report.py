@@ -9,8 +9,8 @@ Files written:
                    event-time minute and after every fill;
 * ``equity.png``   the same as a chart (session P&L above, position below).
 
-The samples are taken by ``RunObserver`` while the driver runs: reading the
-books costs a few attribute lookups per minute of event time, not per tick.
+The fills and samples are ``RunObserver``'s (``observe.py``), taken while the
+driver runs.
 """
 
 from __future__ import annotations
@@ -19,80 +19,21 @@ import csv
 import json
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kernel import __version__
 from kernel.consumer import OffsetRanges
 from kernel.digest import Divergence, TopicDigest
-from kernel.events import OrderFilled
 from kernel.schema_registry import default_registry
 from processors.engine import PRODUCER, TradingKernel, config_hash
-from processors.runner import Routed
-
-if TYPE_CHECKING:  # the driver imports this module for RunObserver
-    from processors.replay.compare import Comparison
-    from processors.replay.fast import FastRun
-    from processors.replay.window import ReplayPlan
-
-MINUTE_MS = 60_000
-
-
-@dataclass(frozen=True, slots=True)
-class EquitySample:
-    time_ms: int
-    symbol: str
-    position: str
-    daily_pnl: str  # the session's P&L: realized net of fees plus unrealized; restarts each session
-
-
-@dataclass(frozen=True, slots=True)
-class FillRow:
-    time_ms: int
-    partition: int
-    symbol: str
-    order_id: str
-    fill_id: str
-    side: str
-    quantity: str
-    price: str
-    fee: str
-    liquidity: str
-
-
-@dataclass
-class RunObserver:
-    """Collects fills and equity samples from the driver, per input record."""
-
-    fills: list[FillRow] = field(default_factory=list)
-    samples: list[EquitySample] = field(default_factory=list)
-    _minute: dict[int, int] = field(default_factory=dict)
-
-    def after(self, partition: int, time_ms: int, routed: list[Routed], kernel: TradingKernel) -> None:
-        filled = False
-        for item in routed:
-            if isinstance(item.event, OrderFilled):
-                filled = True
-                fill = item.event
-                self.fills.append(
-                    FillRow(
-                        fill.event_time_ms, partition, fill.symbol, fill.order_id, fill.fill_id, fill.side.value,
-                        str(fill.last_qty), str(fill.last_price), str(fill.fee), fill.liquidity,
-                    )
-                )
-        minute = time_ms // MINUTE_MS
-        if filled or self._minute.get(partition) != minute:
-            self._minute[partition] = minute
-            self.sample(time_ms, kernel)
-
-    def sample(self, time_ms: int, kernel: TradingKernel) -> None:
-        for symbol, state in sorted(kernel.symbols.items()):
-            book = state.book
-            self.samples.append(EquitySample(time_ms, symbol, str(book.position_qty), str(book.daily_pnl)))
-
+from processors.replay.compare import Comparison
+from processors.replay.observe import EquitySample, FillRow, RunObserver
+from processors.replay.tally import ReplayRun
+from processors.replay.window import ReplayPlan
 
 def pnl_by_symbol(kernels: Mapping[int, TradingKernel]) -> dict[str, dict[str, Any]]:
     """The books at the end of the run."""
@@ -178,7 +119,7 @@ def summary(
     title: str,
     plan: ReplayPlan,
     starts: Mapping[int, str],
-    run: FastRun,
+    run: ReplayRun,
     comparison: Comparison,
     written: Mapping[str, OffsetRanges],
     manifest: Mapping[str, Any],

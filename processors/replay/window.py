@@ -17,19 +17,24 @@ holiday) and the day itself.
 
 Explicit ranges (``--from-offsets``) start from the snapshot taken right after
 input ``start - 1`` (any reason), so a replay can begin at any snapshot.
+
+``plan_window`` is the planner's one entry: a ``DayWindow`` or an
+``OffsetWindow``, narrowed to the partitions holding some symbols.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from kernel.consumer import LogReader
 from kernel.events import KernelSnapshotTaken
+from kernel.partitioner import partition_for
 from kernel.records import decode
 from kernel.serde import EventCodec
 from kernel.topics import INPUTS, SNAPSHOTS, Namespace
+from processors.replay.errors import ReplayRefused
 
 SESSION_START = "session-start "
 # Where to look for a day's session-start snapshot, around the day's date (UTC midnight).
@@ -38,8 +43,26 @@ OPENS_UP_TO_DAYS_BEFORE = 4
 NEXT_DAY_WITHIN_DAYS = 15
 
 
-class ReplayPlanError(ValueError):
+class ReplayPlanError(ReplayRefused):
     """The log does not allow the replay asked for; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayWindow:
+    """A trading day: each partition's inputs from its ``session-start DAY`` snapshot to its next day's."""
+
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetWindow:
+    """Explicit input offsets [start, end) per partition; no ``ends``: up to the log's end."""
+
+    starts: Mapping[int, int]
+    ends: Mapping[int, int] | None = None
+
+
+Window = DayWindow | OffsetWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +219,24 @@ def plan_offsets(
             found = find_snapshot(reader, codec, namespace, partition, before, at + 1, lambda s: s.input_offset == start - 1)
         plans.append(PartitionPlan(partition, start, end, found))
     return ReplayPlan("offsets", tuple(plans))
+
+
+def plan_window(
+    reader: LogReader,
+    namespace: Namespace,
+    window: Window,
+    symbols: tuple[str, ...] = (),
+    codec: EventCodec | None = None,
+) -> ReplayPlan:
+    """The plan of ``window`` on the log under ``namespace``; with ``symbols``, only their partitions."""
+    wanted = None
+    if symbols:
+        count = len(reader.partitions(namespace.topic(INPUTS)))
+        wanted = {partition_for(symbol, count) for symbol in symbols}
+    if isinstance(window, DayWindow):
+        return plan_day(reader, namespace, window.day, wanted, codec)
+    ends = dict(window.ends) if window.ends is not None else None
+    plan = plan_offsets(reader, namespace, dict(window.starts), ends, codec)
+    if wanted is None:
+        return plan
+    return ReplayPlan(plan.label, tuple(p for p in plan.partitions if p.partition in wanted), plan.day)

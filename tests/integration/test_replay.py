@@ -32,7 +32,7 @@ from kernel.serde import EventCodec
 from kernel.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
 from processors.engine import TradingKernel
 from processors.settings import KernelSettings
-from processors.replay.fast import InputSpan
+from processors.replay.tally import InputSpan
 from processors.replay.window import parse_offsets
 from processors.runner import KernelRunner
 
