@@ -136,11 +136,12 @@ def read_problems(writer: SchemaVersion, reader: SchemaVersion) -> list[str]:
     return _Resolver(writer.schema_json, reader.schema_json).problems(writer.schema_json, reader.schema_json, writer.full_name)
 
 
-def _without_docs(schema: Any) -> Any:
+def without_docs(schema: Any) -> Any:
+    """A schema as readers see it: docs dropped (defaults, aliases and logical types kept)."""
     if isinstance(schema, dict):
-        return {k: _without_docs(v) for k, v in schema.items() if k != "doc"}
+        return {k: without_docs(v) for k, v in schema.items() if k != "doc"}
     if isinstance(schema, list):
-        return [_without_docs(v) for v in schema]
+        return [without_docs(v) for v in schema]
     return schema
 
 
@@ -159,7 +160,7 @@ def check(registry: SchemaRegistry) -> list[CheckResult]:
         for old in released:
             problems += [f"v{old.version}: {p}" for p in read_problems(old, current)]
             same_fp = old.fingerprint == current.fingerprint
-            if same_fp and _without_docs(old.schema_json) != _without_docs(current.schema_json):
+            if same_fp and without_docs(old.schema_json) != without_docs(current.schema_json):
                 problems.append(
                     f"v{old.version}: same fingerprint {old.fingerprint_hex} but a different schema "
                     "(defaults, logical types, decimal scale or precision changed): readers could not tell the "

@@ -345,6 +345,7 @@ class AuditCheckpointSealed(Event):
 
     The envelope's event time is the sealed record's timestamp; ``head`` and
     ``signature`` are hex (SHA-256 chain link, Ed25519 over the other fields).
+    ``kernel.audit.events.Checkpoint`` says what each format signs.
     """
 
     SCHEMA: ClassVar[str] = "aitrader.events.AuditCheckpointSealed"
@@ -354,6 +355,33 @@ class AuditCheckpointSealed(Event):
     records: int
     head: str
     key_id: str
+    signature: str
+    # Format v2 (schema v2). The defaults are what a checkpoint written before them reads as.
+    format: str = "aitrader.audit.checkpoint.v1"
+    namespace: str = ""
+    topic_offsets: list[int] = field(default_factory=list)
+    sequence: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class NotaryKeyCertified(Event):
+    """The operator's root key says which checkpoint sequences a notary key may sign in ``namespace``.
+
+    A certificate carries ``public_key`` and ``valid_from``; a statement with
+    ``valid_until`` ends the key there: retired (its earlier checkpoints stand)
+    or ``compromised`` (they count only inside a chain a good key sealed later).
+    It sits on ``audit.checkpoints`` beside the checkpoints it vouches for, so
+    rotation rests on the root, never on the old notary key.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.NotaryKeyCertified"
+    namespace: str
+    key_id: str
+    public_key: str
+    valid_from: int
+    valid_until: int | None
+    compromised: bool
+    root_key_id: str
     signature: str
 
 
@@ -396,5 +424,6 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     KernelSnapshotTaken,
     DeadLettered,
     AuditCheckpointSealed,
+    NotaryKeyCertified,
     ProjectionRecordSkipped,
 )

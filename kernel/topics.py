@@ -52,7 +52,12 @@ CONTROL = TopicSpec(
 SNAPSHOTS = TopicSpec("snapshots", SYMBOL_PARTITIONS, "symbol", "Kernel state per partition at session boundaries and intervals.")
 MANIFESTS = TopicSpec("manifests", 1, "run", "Run manifests: code, config, model and schema versions of each run.")
 DEAD_LETTER = TopicSpec("dead-letter", 1, "source topic", "Records that could not be processed, with the reason.")
-AUDIT_CHECKPOINTS = TopicSpec("audit.checkpoints", 1, "topic", "Signed hash-chain checkpoints of the event topics.")
+AUDIT_CHECKPOINTS = TopicSpec(
+    "audit.checkpoints",
+    1,
+    "topic",
+    "Signed hash-chain checkpoints of the event topics, and the root key's statements about the notary keys.",
+)
 OPS_DECISIONS = TopicSpec(
     "ops.decisions", 1, "projection", "Ops' audited decisions about records, e.g. a refused record a projection may skip."
 )
@@ -122,6 +127,7 @@ def topic_for(event: object) -> TopicSpec:
         events.RunManifestRecorded: MANIFESTS,
         events.DeadLettered: DEAD_LETTER,
         events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
+        events.NotaryKeyCertified: AUDIT_CHECKPOINTS,
         events.ProjectionRecordSkipped: OPS_DECISIONS,
     }
     return routes[type(event)]

@@ -26,12 +26,15 @@ def for_type(tp: typing.Any) -> st.SearchStrategy[typing.Any]:
     if origin is dict:
         key, value = typing.get_args(tp)
         return st.dictionaries(for_type(key), for_type(value), max_size=4)
+    if origin is list:
+        return st.lists(for_type(typing.get_args(tp)[0]), max_size=4)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return st.sampled_from(list(tp))
     if tp is Envelope:
         return st.builds(Envelope, TEXT, LONG, TEXT, st.none() | TEXT, TEXT)
     simple: dict[typing.Any, st.SearchStrategy[typing.Any]] = {
         str: TEXT,
+        bool: st.booleans(),
         int: LONG,
         float: st.floats(allow_nan=False),
         bytes: st.binary(max_size=20),

@@ -9,23 +9,46 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from confluent_kafka import KafkaException
 
+from aitrader.commands.audit_keys import (
+    CertificatesOption,
+    KeyDirOption,
+    NamespaceOption,
+    PublicKeyOption,
+    RootKeyOption,
+    key_dir,
+    keys_app,
+    load_public,
+    log_trust,
+    reader,
+    statements_file,
+)
 from aitrader.commands.common import console, fail, format_time_ms, parse_time_ms, zone
 from aitrader.stack.endpoints import endpoints
-from aitrader.stack.paths import stack_home
 from kernel.admin import TopicAdmin
-from kernel.audit.bundle import BundleError, export, load_manifest, verify_bundle
+from kernel.audit.bundle import (
+    CHECKPOINTS,
+    KEYS,
+    RECORDS,
+    SCHEMAS,
+    BundleError,
+    bundle_key,
+    export,
+    load_manifest,
+    parse_record_line,
+    verify_bundle,
+)
 from kernel.audit.events import Checkpoint
 from kernel.audit.notary import POLL_S, SEAL_AFTER_S, SEAL_EVERY, Notary, NotaryError, PassStats
-from kernel.audit.sign import PUBLIC_FILE, PublicKey, load_or_create
+from kernel.audit.onlog import EVENT_TOPICS, read_audit_log, verify_log
+from kernel.audit.sign import CERTIFICATE_FILE, PUBLIC_FILE, ROOT_PUBLIC_FILE, PublicKey, load_or_create
 from kernel.audit.trace import trace_order
-from kernel.audit.verify import EVENT_TOPICS, PartitionReport, log_reader, read_checkpoints, signed_checkpoints, verify_log
+from kernel.audit.trust import KeyStatement, Trust, describe_namespace
+from kernel.audit.verify import Expectation, Head, PartitionReport
 from kernel.consumer import LogReader
 from kernel.jsonview import record_view
 from kernel.records import RawRecord, UndecodableRecord, decode
@@ -36,35 +59,9 @@ from kernel.topics import Namespace, TopicSpec, by_name
 FOUND_PROBLEMS = 1
 
 audit_app = typer.Typer(help="Verify the tamper-evident audit trail, export offline bundles, trace orders.", no_args_is_help=True)
+audit_app.add_typer(keys_app, name="keys")
 
-NamespaceOption = typer.Option("", "--namespace", help="Topic name prefix (tests, experiments); live uses none.")
-KeyDirOption = typer.Option(None, "--key-dir", file_okay=False, help="Notary key directory (default: $AITRADER_HOME/audit).")
-PublicKeyOption = typer.Option(None, "--public-key", exists=True, dir_okay=False, help="The notary public key you trust (PEM).")
 TzOption = typer.Option("America/Chicago", help="Zone for times without one, and for printed times.")
-
-
-@contextmanager
-def _reader() -> Iterator[LogReader]:
-    """A reader on the broker; broker errors and undecodable records end the command with where they happened."""
-    try:
-        with log_reader(endpoints()[0]) as reader:
-            yield reader
-    except (KafkaException, UndecodableRecord) as exc:
-        raise fail(str(exc)) from None
-
-
-def _key_dir(given: Path | None) -> Path:
-    return given if given is not None else stack_home() / "audit"
-
-
-def _trusted_key(public_key: Path | None, key_dir: Path | None) -> PublicKey:
-    path = public_key if public_key is not None else _key_dir(key_dir) / PUBLIC_FILE
-    if not path.exists():
-        raise fail(f"no notary public key at {path}: run the notary first or pass --public-key")
-    try:
-        return PublicKey.load(path)
-    except ValueError as exc:
-        raise fail(f"{path}: {exc}") from None
 
 
 def _event_topic(name: str) -> TopicSpec:
@@ -89,42 +86,90 @@ def _ranges(reader: LogReader, topic: str, from_time: str | None, to_time: str |
 def _print_reports(reports: list[PartitionReport] | tuple[PartitionReport, ...]) -> bool:
     for report in reports:
         span = "no records" if report.first_offset is None else f"offsets {report.first_offset}..{report.last_offset}"
+        proven = {None: "nothing proven", -1: "no records to prove"}.get(
+            report.proven_through, f"proven through offset {report.proven_through}")
         verdict = "[green]ok[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
         console.print(
             f"{report.topic}[{report.partition}] {span}: {report.records:,} records from {report.anchor}, "
-            f"{report.checkpoints_matched} checkpoints matched, {report.unsealed:,} not sealed yet: {verdict}",
+            f"{report.checkpoints_matched} checkpoints matched, {proven}, {report.unsealed:,} not sealed yet: {verdict}",
             highlight=False,
         )
+        for note in report.notes:
+            console.print(f"  note: {note}", highlight=False, markup=False)
         for problem in report.problems:
             console.print(f"  - {problem}", highlight=False, markup=False)
     return all(r.ok for r in reports)
 
 
+def _print_head(head: Head | None, tz: str) -> None:
+    if head is None:
+        console.print("[bold red]complete as of no signed checkpoint[/]")
+        return
+    c = head.checkpoint
+    console.print(
+        f"complete as of checkpoint sequence {c.sequence} ({c.where}, sealed record time "
+        f"{format_time_ms(head.through_ms, zone(tz))}): "
+        f"every partition through offsets {head.offsets()}",
+        highlight=False,
+    )
+
+
+def _expectations(texts: list[str], tz: str) -> list[Expectation]:
+    found = []
+    for text in texts:
+        parsed = Expectation.parse_offset(text)
+        found.append(parsed if parsed is not None else Expectation(time_ms=parse_time_ms(text, zone(tz)), text=text))
+    return found
+
+
 # --- the notary ------------------------------------------------------------------------
+
+
+def _notary_trust(directory: Path) -> tuple[PublicKey | None, KeyStatement | None]:
+    """The root key and this key's certificate from the key directory; neither: the pinned-key form."""
+    root, certificate = directory / ROOT_PUBLIC_FILE, directory / CERTIFICATE_FILE
+    if not root.exists() and not certificate.exists():
+        return None, None
+    if not root.exists() or not certificate.exists():
+        raise fail(f"{directory} needs both {ROOT_PUBLIC_FILE} and {CERTIFICATE_FILE} (`aitrader audit keys certify`)")
+    found = statements_file(certificate)
+    if len(found) != 1 or found[0].kind != "certificate":
+        raise fail(f"{certificate} must hold one certificate")
+    return load_public(root), found[0]
 
 
 def notary(
     namespace: str = NamespaceOption,
     every: int = typer.Option(SEAL_EVERY, min=1, help="Seal a checkpoint every N records of a partition."),
     once: bool = typer.Option(False, "--once", help="Chain and seal everything there is now, then exit."),
-    key_dir: Path | None = KeyDirOption,
+    directory: Path | None = KeyDirOption,
     poll: float = typer.Option(POLL_S, min=0.05, help="Seconds to wait when there is nothing new."),
     seal_after: float = typer.Option(SEAL_AFTER_S, min=0.0, help="Seconds after which a caught-up partition's tail is sealed."),
 ) -> None:
     """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints."""
-    directory = _key_dir(key_dir)
-    key, created = load_or_create(directory)
+    home = key_dir(directory)
+    root, certificate = _notary_trust(home)
+    key, created = load_or_create(home)
+    if certificate is not None and certificate.key_id != key.public.key_id:
+        raise fail(f"{home / CERTIFICATE_FILE} certifies key {certificate.key_id}, not this key {key.public.key_id}")
     console.print(
-        f"notary key {key.public.key_id} ({'created' if created else 'loaded'}; public key {directory / PUBLIC_FILE})",
+        f"notary key {key.public.key_id} ({'created' if created else 'loaded'}; public key {home / PUBLIC_FILE}); "
+        + (f"certified by root key {root.key_id}" if root is not None else
+           "[yellow]no root key: auditors must pin this very key, and it can never rotate[/]"),
         highlight=False,
     )
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
-    worker = Notary(bootstrap, space, key, every)
+    worker = Notary(bootstrap, space, key, every, root=root, certificate=certificate)
     try:
         resumed = worker.resume()
-        console.print(f"resumed {resumed} chains from their latest checkpoints", highlight=False)
+        if resumed.published is not None:
+            console.print(f"published {resumed.published.summary()}", highlight=False)
+        for note in resumed.notes:
+            console.print(f"[yellow]note[/] {note}", highlight=False)
+        console.print(f"resumed {resumed.chains} chains from their latest checkpoints; next sequence {resumed.next_sequence}",
+                      highlight=False)
 
         def report(stats: PassStats) -> None:
             if stats.records or stats.sealed:
@@ -144,14 +189,50 @@ def notary(
 # --- verify, export, read ---------------------------------------------------------------
 
 
+def _bundle_trust(
+    bundle: Path, namespace: str, root_key: Path | None, public_key: Path | None, trust_bundle_key: bool
+) -> Trust:
+    """A bundle is judged by a key the auditor holds; only ``--trust-bundle-key`` takes the bundle's own, loudly.
+
+    The trust returned has no statements yet: the bundle's and the auditor's are judged by it (``Trust.rebuilt``).
+    """
+    if sum((root_key is not None, public_key is not None, trust_bundle_key)) != 1:
+        raise fail(
+            "a bundle proves nothing against a key it brings itself: pass --root-key ROOT.pub (the operator's root) "
+            "or --public-key NOTARY.pub; --trust-bundle-key takes the bundle's own key and says so"
+        )
+    if trust_bundle_key:
+        try:
+            pinned, is_root = bundle_key(bundle)
+        except (BundleError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        source = f"the bundle's OWN {'root' if is_root else 'notary'} key {pinned.key_id}, which nothing independent vouches for"
+        console.print(f"[bold yellow]WARNING: trusting {source}: this shows the bundle is consistent, "
+                      "not who made it[/]", highlight=False)
+    else:
+        is_root = root_key is not None
+        pinned = load_public(root_key if root_key is not None else public_key)  # type: ignore[arg-type]
+        source = f"the {'root' if is_root else 'notary'} key {pinned.key_id} you pinned"
+    return Trust.rooted(namespace, pinned, (), source) if is_root else Trust.pinned(namespace, pinned, source)
+
+
 @audit_app.command("verify")
 def verify(
     topic: str | None = typer.Option(None, "--topic", help="Verify this topic on the log."),
     from_time: str | None = typer.Option(None, "--from", help="Start time, ISO 8601 or epoch ms (with --topic)."),
     to_time: str | None = typer.Option(None, "--to", help="End time, exclusive (with --topic)."),
     bundle: Path | None = typer.Option(None, "--bundle", exists=True, file_okay=False, help="Verify an exported bundle, offline."),
+    root_key: Path | None = RootKeyOption,
     public_key: Path | None = PublicKeyOption,
-    key_dir: Path | None = KeyDirOption,
+    certificates: Path | None = CertificatesOption,
+    trust_bundle_key: bool = typer.Option(
+        False, "--trust-bundle-key", help="Trust the key the bundle ships (checks consistency only; said loudly)."
+    ),
+    expect_through: list[str] = typer.Option(
+        [], "--expect-through",
+        help="Fail unless the bundle proves this: P:OFFSET (partition P through that offset) or a time (the whole topic). Repeatable.",
+    ),
+    directory: Path | None = KeyDirOption,
     namespace: str = NamespaceOption,
     tz: str = TzOption,
 ) -> None:
@@ -159,25 +240,34 @@ def verify(
     if (topic is None) == (bundle is None):
         raise typer.BadParameter("give exactly one of --topic or --bundle")
     if bundle is not None:
+        pinned = _bundle_trust(bundle, namespace, root_key, public_key, trust_bundle_key)
         try:
-            verdict = verify_bundle(bundle, PublicKey.load(public_key) if public_key is not None else None)
+            verdict = verify_bundle(bundle, pinned.rebuilt, namespace, statements_file(certificates),
+                                    _expectations(expect_through, tz), own_key=trust_bundle_key)
         except (BundleError, ValueError) as exc:
             raise fail(f"{bundle}: {exc}") from None
-        if verdict.key_from_bundle:
-            console.print(
-                f"[yellow]trusting the key shipped in the bundle[/] ({verdict.key_id}); "
-                "pass --public-key to check against a key you hold",
-                highlight=False,
-            )
+        console.print(f"{verdict.topic} of {describe_namespace(verdict.namespace)}, trusting {verdict.trust}", highlight=False)
+        for note in verdict.notes:
+            console.print(f"  note: {note}", highlight=False, markup=False)
         for problem in verdict.problems:
             console.print(f"  - {problem}", highlight=False, markup=False)
         ok = _print_reports(verdict.reports) and not verdict.problems
+        _print_head(verdict.head, tz)
+        if verdict.own_key:
+            console.print("[bold yellow]WARNING: checked against the bundle's own key only[/]")
     else:
+        if expect_through or trust_bundle_key:
+            raise typer.BadParameter("--expect-through and --trust-bundle-key go with --bundle")
         spec = _event_topic(topic or "")
-        key = _trusted_key(public_key, key_dir)
-        with _reader() as reader:
-            ranges = _ranges(reader, Namespace(namespace).topic(spec), from_time, to_time, tz)
-            ok = _print_reports(verify_log(reader, Namespace(namespace), spec, key, ranges))
+        space = Namespace(namespace)
+        with reader() as opened:
+            audit = read_audit_log(opened, space)
+            trust = log_trust(space, audit, root_key, public_key, directory, certificates)
+            ranges = _ranges(opened, space.topic(spec), from_time, to_time, tz)
+            ok = _print_reports(verify_log(opened, space, spec, trust, audit, ranges))
+        for problem in [*audit.problems, *trust.problems]:
+            console.print(f"  - {problem}", highlight=False, markup=False)
+        ok = ok and not audit.problems and not trust.problems
     console.print("[green]verified[/]" if ok else "[bold red]verification FAILED[/]")
     if not ok:
         raise typer.Exit(FOUND_PROBLEMS)
@@ -189,19 +279,21 @@ def export_bundle(
     topic: str = typer.Option(..., "--topic", help="Topic to export."),
     from_time: str | None = typer.Option(None, "--from", help="Start time, ISO 8601 or epoch ms."),
     to_time: str | None = typer.Option(None, "--to", help="End time, exclusive."),
+    root_key: Path | None = RootKeyOption,
     public_key: Path | None = PublicKeyOption,
-    key_dir: Path | None = KeyDirOption,
+    directory: Path | None = KeyDirOption,
     namespace: str = NamespaceOption,
     tz: str = TzOption,
 ) -> None:
-    """Export a time range of a topic as an offline bundle that verifies on its own, then verify it."""
+    """Export a time range of a topic as an offline bundle that proves what it holds, then verify it (no private key needed)."""
     spec = _event_topic(topic)
-    key = _trusted_key(public_key, key_dir)
     space = Namespace(namespace)
-    with _reader() as reader:
-        ranges = _ranges(reader, space.topic(spec), from_time, to_time, tz)
+    with reader() as opened:
+        audit = read_audit_log(opened, space)
+        trust = log_trust(space, audit, root_key, public_key, directory)
+        ranges = _ranges(opened, space.topic(spec), from_time, to_time, tz)
         try:
-            manifest = export(reader, space, spec, key, {p: r for p, r in ranges.items() if r[1] > r[0]}, out)
+            manifest = export(opened, space, spec, trust, audit, ranges, out)
         except BundleError as exc:
             raise fail(str(exc)) from None
     for partition, described in manifest["partitions"].items():
@@ -210,9 +302,12 @@ def export_bundle(
             f"(from {described['anchor']})",
             highlight=False,
         )
-    verdict = verify_bundle(out, key)
+    verdict = verify_bundle(out, trust.rebuilt, space.prefix)
     if not _print_reports(verdict.reports) or verdict.problems:
+        for problem in verdict.problems:
+            console.print(f"  - {problem}", highlight=False, markup=False)
         raise fail(f"the exported bundle {out} does not verify", FOUND_PROBLEMS)
+    _print_head(verdict.head, tz)
     console.print(f"[green]bundle written and verified[/]: {out}", highlight=False)
 
 
@@ -221,39 +316,39 @@ def read(
     bundle: Path | None = typer.Option(None, "--bundle", exists=True, file_okay=False, help="Read a bundle instead of the log."),
     records: bool = typer.Option(False, "--records", help="With --bundle: print its records, decoded with the bundle's own schemas."),
     topic: str | None = typer.Option(None, "--topic", help="Only checkpoints of this topic."),
+    root_key: Path | None = RootKeyOption,
     public_key: Path | None = PublicKeyOption,
-    key_dir: Path | None = KeyDirOption,
+    directory: Path | None = KeyDirOption,
     namespace: str = NamespaceOption,
 ) -> None:
-    """List the signed checkpoints (with their signature check), or a bundle's decoded records (JSON lines)."""
+    """List the checkpoints with the verdict of the trusted key on each, or a bundle's decoded records (JSON lines)."""
     if records:
         if bundle is None:
             raise typer.BadParameter("--records reads a bundle: give --bundle")
         _print_bundle_records(bundle)
         return
+    space = Namespace(namespace)
     if bundle is not None:
         load_manifest(bundle)
-        key = PublicKey.load(public_key or bundle / PUBLIC_FILE)
-        checkpoints = [Checkpoint.from_json(line) for line in (bundle / "checkpoints.jsonl").read_text().splitlines()]
+        checkpoints = [Checkpoint.from_json(line) for line in (bundle / CHECKPOINTS).read_text().splitlines()]
+        own = root_key is None and public_key is None
+        trust = _bundle_trust(bundle, space.prefix, root_key, public_key, own).rebuilt(statements_file(bundle / KEYS))
     else:
-        key = _trusted_key(public_key, key_dir)
-        with _reader() as reader:
-            checkpoints, unreadable = read_checkpoints(reader, Namespace(namespace))
-        for problem in unreadable:
+        with reader() as opened:
+            audit = read_audit_log(opened, space)
+        trust = log_trust(space, audit, root_key, public_key, directory)
+        checkpoints = audit.checkpoints
+        for problem in audit.problems:
             console.print(f"[red]not a checkpoint[/] {problem}", highlight=False)
-    valid, _ = signed_checkpoints(checkpoints, key)
-    good = {(c.topic, c.partition, c.last_offset, c.head) for c in valid}
     for checkpoint in checkpoints:
         if topic is not None and checkpoint.topic != topic:
             continue
-        signed = (checkpoint.topic, checkpoint.partition, checkpoint.last_offset, checkpoint.head) in good
-        line = {**json.loads(checkpoint.to_json()), "signature_ok": signed}
+        verdict = trust.judge(checkpoint)
+        line = {**json.loads(checkpoint.to_json()), "verdict": verdict.standing.value if verdict.standing else verdict.problem}
         sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
 def _print_bundle_records(bundle: Path) -> None:
-    from kernel.audit.bundle import RECORDS, SCHEMAS, parse_record_line
-
     manifest = load_manifest(bundle)
     codec = EventCodec(SchemaRegistry(bundle / SCHEMAS))
     with (bundle / RECORDS).open() as lines:
@@ -283,8 +378,8 @@ def trace(
         raise typer.BadParameter("--format must be text or jsonl")
     timezone = zone(tz)
     codec = EventCodec()
-    with _reader() as reader:
-        found = trace_order(reader, codec, Namespace(namespace), order_id)
+    with reader() as opened:
+        found = trace_order(opened, codec, Namespace(namespace), order_id)
     for step in found.steps:
         if output == "jsonl":
             sys.stdout.write(json.dumps({"role": step.role, **record_view(codec, step.record, step.event)}, default=str) + "\n")

@@ -1,10 +1,12 @@
-"""The notary's Ed25519 key: sealing checkpoints, and checking them with the public half.
+"""Ed25519 keys: the notary's, which seals checkpoints, and the operator's root, which certifies notary keys.
 
-The key pair lives in one directory (default ``$AITRADER_HOME/audit``, chosen by
-the command): ``notary.key`` (PKCS#8 PEM, mode 0600) and ``notary.pub``
-(SubjectPublicKeyInfo PEM), which is what auditors receive. A key id is the
-first 16 hex digits of SHA-256 over the raw public key, printed wherever a
-signature is checked so people can compare it with the key they trust.
+A key pair lives in one directory, chosen by the command: ``notary.key``
+(PKCS#8 PEM, mode 0600) and ``notary.pub`` (SubjectPublicKeyInfo PEM) for the
+notary (default ``$AITRADER_HOME/audit``), ``root.key`` and ``root.pub`` for the
+root (default ``$AITRADER_HOME/audit/root``, best kept off the notary's machine).
+Auditors pin ``root.pub``. A key id is the first 16 hex digits of SHA-256 over
+the raw public key, printed wherever a signature is checked so people can
+compare it with the key they trust.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 PRIVATE_FILE = "notary.key"
 PUBLIC_FILE = "notary.pub"
+ROOT_PRIVATE_FILE = "root.key"
+ROOT_PUBLIC_FILE = "root.pub"
+CERTIFICATE_FILE = "notary.cert"  # the root's certificate of the notary key, beside it (kernel.audit.trust)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class PublicKey:
         return True
 
     @classmethod
+    def from_raw(cls, raw: bytes) -> PublicKey:
+        return cls(Ed25519PublicKey.from_public_bytes(raw))
+
+    @classmethod
     def from_pem(cls, data: bytes) -> PublicKey:
         loaded = serialization.load_pem_public_key(data)
         if not isinstance(loaded, Ed25519PublicKey):
@@ -57,7 +66,9 @@ class PublicKey:
 
 
 @dataclass(frozen=True)
-class NotaryKey:
+class SigningKey:
+    """A private key: the notary's or the root's (the same kind of key, kept in different places)."""
+
     key: Ed25519PrivateKey
 
     @property
@@ -69,33 +80,35 @@ class NotaryKey:
         return self.key.sign(payload).hex()
 
     @classmethod
-    def generate(cls) -> NotaryKey:
+    def generate(cls) -> SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def load(cls, path: Path) -> NotaryKey:
+    def load(cls, path: Path) -> SigningKey:
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(loaded, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         return cls(loaded)
 
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, private_file: str = PRIVATE_FILE, public_file: str = PUBLIC_FILE) -> None:
         """Writes both halves; refuses to overwrite an existing private key."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         private = self.key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        handle = os.open(directory / PRIVATE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        handle = os.open(directory / private_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(handle, "wb") as out:
             out.write(private)
-        (directory / PUBLIC_FILE).write_bytes(self.public.pem())
+        (directory / public_file).write_bytes(self.public.pem())
 
 
-def load_or_create(directory: Path) -> tuple[NotaryKey, bool]:
+def load_or_create(
+    directory: Path, private_file: str = PRIVATE_FILE, public_file: str = PUBLIC_FILE
+) -> tuple[SigningKey, bool]:
     """The key pair in ``directory``, made on first use; (key, created)."""
-    path = directory / PRIVATE_FILE
+    path = directory / private_file
     if path.exists():
-        return NotaryKey.load(path), False
-    key = NotaryKey.generate()
-    key.save(directory)
+        return SigningKey.load(path), False
+    key = SigningKey.generate()
+    key.save(directory, private_file, public_file)
     return key, True

@@ -1,54 +1,58 @@
-"""Recomputes hash chains and holds them against signed checkpoints.
+"""Recomputes hash chains and holds them against signed checkpoints; says how complete a set of records is.
 
-The pure core, ``verify_partition``, takes a starting anchor (the genesis link,
-or a checkpoint trusted because its signature verifies), the records in the
-order they are presented, and the checkpoints they should meet. It reports:
+The core, ``verify_partition``, takes a starting anchor (the genesis link, or a
+checkpoint the trust accepts), the records in the order they are presented, and
+the accepted checkpoints they should meet. It reports:
 
-* checkpoints whose signature does not verify with the trusted key (forged);
 * offsets missing, or out of order, in what was presented;
 * a checkpoint whose sealed head differs from the recomputed one: something in
   the segment up to it was changed, removed, added or reordered;
 * with a bundle's stored links, the first record where the chain departs from them;
-* records after the last checkpoint (not sealed yet: not proven either way).
+* how far the partition is *proven*: up to the last checkpoint in good standing
+  that the chain met (a compromised key's checkpoints count only once a good one
+  after them confirms the chain through them), and what lies after it.
 
-``select`` and ``verify_log`` apply it to the log itself.
+``complete_as_of`` goes from partitions to the topic: a checkpoint's
+``topic_offsets`` say how far the notary had chained every partition when it
+sealed, so records that reach those offsets in every partition hold everything
+the topic had at that signed point. A bundle cut back, or missing a partition,
+no longer covers the point it claims.
+
+``judge`` sorts checkpoints by ``kernel.audit.trust``. Pure: no I/O; the log
+(``onlog``) and bundles (``bundle``) feed it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kernel.audit.chain import Chain, ChainRecord, genesis
 from kernel.audit.events import Checkpoint
-from kernel.audit.sign import PublicKey
-from kernel.consumer import LogReader
-from kernel.events import AuditCheckpointSealed
-from kernel.records import RawRecord, UndecodableRecord, decode
-from kernel.serde import EventCodec
-from kernel.topics import AUDIT_CHECKPOINTS, CATALOG, Namespace, TopicSpec
+from kernel.audit.trust import Standing, Trust
 
-# Every topic the notary chains: the whole catalog but its own output.
-EVENT_TOPICS: tuple[TopicSpec, ...] = tuple(s for s in CATALOG if s is not AUDIT_CHECKPOINTS)
+Accepted = tuple[Checkpoint, Standing]
 
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    """Where a verification starts: the genesis link or a signed checkpoint's head."""
+    """Where a verification starts: the genesis link or an accepted checkpoint's head."""
 
     last_offset: int  # -1 at genesis
     head: bytes
     records: int
     source: str
+    standing: Standing = Standing.GOOD  # genesis needs no signature
 
     @classmethod
     def at_genesis(cls, topic: str, partition: int) -> Anchor:
         return cls(-1, genesis(topic, partition), 0, "genesis")
 
     @classmethod
-    def at(cls, checkpoint: Checkpoint) -> Anchor:
+    def at(cls, checkpoint: Checkpoint, standing: Standing = Standing.GOOD) -> Anchor:
         return cls(checkpoint.last_offset, bytes.fromhex(checkpoint.head), checkpoint.records,
-                   f"checkpoint at offset {checkpoint.last_offset}")
+                   f"checkpoint at offset {checkpoint.last_offset}", standing)
 
 
 @dataclass
@@ -60,55 +64,86 @@ class PartitionReport:
     first_offset: int | None = None
     last_offset: int | None = None
     checkpoints_matched: int = 0
-    unsealed: int = 0
+    unsealed: int = 0  # records after the proven point
     departs_at: int | None = None  # first offset whose recomputed link differs from the stored one
+    proven_through: int | None = None  # last offset a good checkpoint proves (-1: genesis, nothing to prove)
+    proven_by: Checkpoint | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth saying, not a failure (void seals of a retired key)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def log_reader(bootstrap: str) -> LogReader:
-    return LogReader(bootstrap)
+@dataclass(frozen=True)
+class Judged:
+    """Checkpoints sorted by a trust: accepted (with standing), refused, and void (after their key's window closed)."""
+
+    accepted: tuple[Accepted, ...]
+    refused: tuple[tuple[Checkpoint, str], ...]
+    void: tuple[tuple[Checkpoint, str], ...]
+
+    def of(self, topic: str, partition: int) -> list[Accepted]:
+        return [(c, s) for c, s in self.accepted if c.topic == topic and c.partition == partition]
+
+    def refused_of(self, topic: str, partition: int | None = None) -> list[str]:
+        return [why for c, why in self.refused if c.topic == topic and partition in (None, c.partition)]
 
 
-def chain_record(record: RawRecord) -> ChainRecord:
-    return ChainRecord(record.offset, record.timestamp_ms, record.key, record.value, tuple(record.headers))
-
-
-def signed_checkpoints(
-    checkpoints: Iterable[Checkpoint], key: PublicKey
-) -> tuple[list[Checkpoint], list[str]]:
-    """(checkpoints whose signature verifies with ``key``, one problem per one that does not)."""
-    valid: dict[tuple[int, str], Checkpoint] = {}
-    problems = []
+def judge(checkpoints: Iterable[Checkpoint], trust: Trust) -> Judged:
+    """Each checkpoint through ``trust``; two accepted seals with one sequence but different content are refused."""
+    accepted: dict[tuple[str, int, int, str, str], Accepted] = {}
+    refused: list[tuple[Checkpoint, str]] = []
+    void: list[tuple[Checkpoint, str]] = []
+    by_sequence: dict[int, Checkpoint] = {}
     for checkpoint in checkpoints:
-        if checkpoint.key_id != key.key_id or not key.verifies(checkpoint.signature, checkpoint.signed_payload()):
-            problems.append(
-                f"forged or corrupted checkpoint {checkpoint.topic}[{checkpoint.partition}] at offset "
-                f"{checkpoint.last_offset}: its signature (key {checkpoint.key_id}) does not verify with key {key.key_id}"
-            )
+        verdict = trust.judge(checkpoint)
+        if verdict.standing is None:
+            (void if verdict.void else refused).append((checkpoint, verdict.problem))
             continue
-        valid[(checkpoint.last_offset, checkpoint.head)] = checkpoint  # a re-sealed point is the same statement
-    return sorted(valid.values(), key=lambda c: c.last_offset), problems
+        other = by_sequence.setdefault(checkpoint.sequence, checkpoint)
+        if other.signed_payload() != checkpoint.signed_payload():
+            refused.append((checkpoint, f"two checkpoints carry sequence {checkpoint.sequence}: {other.where} and "
+                                        f"{checkpoint.where}; a notary numbers each seal once"))
+            continue
+        accepted[(checkpoint.topic, checkpoint.partition, checkpoint.last_offset, checkpoint.head, checkpoint.key_id)] = (
+            checkpoint, verdict.standing)
+    ordered = sorted(accepted.values(), key=lambda a: (a[0].topic, a[0].partition, a[0].last_offset, a[0].sequence))
+    return Judged(tuple(ordered), tuple(refused), tuple(void))
+
+
+def anchor_before(topic: str, partition: int, first: int, accepted: Sequence[Accepted]) -> tuple[Anchor, Checkpoint | None]:
+    """Where to start before offset ``first``: the last good checkpoint, else the last unconfirmed one, else genesis.
+
+    A good anchor first, however much earlier: an unconfirmed one may be a thief's
+    back-dated forgery, which then stays a checkpoint to hold the chain against.
+    """
+    before = [(c, s) for c, s in accepted if c.partition == partition and c.last_offset < first]
+    if not before:
+        return Anchor.at_genesis(topic, partition), None
+    checkpoint, standing = max(before, key=lambda a: (a[1] is Standing.GOOD, a[0].last_offset))
+    return Anchor.at(checkpoint, standing), checkpoint
 
 
 def verify_partition(
     report: PartitionReport,
     anchor: Anchor,
     records: Iterable[tuple[ChainRecord, bytes | None]],
-    checkpoints: Sequence[Checkpoint],
+    checkpoints: Sequence[Accepted],
 ) -> PartitionReport:
     """Recomputes the chain from ``anchor`` over ``records`` (each with its stored link, if any).
 
-    ``checkpoints`` are signature-checked ones after the anchor, by offset; each must
-    meet a record at its offset with the same head.
+    ``checkpoints`` are accepted ones; each after the anchor must meet a record at
+    its offset with the same head.
     """
     report.anchor = anchor.source
     chain = Chain(report.topic, report.partition, anchor.head, anchor.last_offset, anchor.records)
-    pending = [c for c in checkpoints if c.last_offset > anchor.last_offset]
+    pending = sorted((a for a in checkpoints if a[0].last_offset > anchor.last_offset), key=lambda a: a[0].last_offset)
     sealed_through = anchor.last_offset
+    known = len(report.problems)  # the caller's; proof stops at the first problem this walk finds
+    if anchor.standing is Standing.GOOD:
+        report.proven_through = anchor.last_offset
     for record, stored in records:
         if record.offset <= chain.last_offset:
             report.problems.append(f"offset {record.offset} comes after {chain.last_offset}: records out of order")
@@ -116,8 +151,8 @@ def verify_partition(
         if record.offset != chain.last_offset + 1:
             missing = f"{chain.last_offset + 1}" + (f"..{record.offset - 1}" if record.offset - 1 > chain.last_offset + 1 else "")
             report.problems.append(f"offset {missing} missing before offset {record.offset}")
-        while pending and pending[0].last_offset < record.offset:
-            report.problems.append(f"no record at offset {pending.pop(0).last_offset}, which a checkpoint seals")
+        while pending and pending[0][0].last_offset < record.offset:
+            report.problems.append(f"no record at offset {pending.pop(0)[0].last_offset}, which a checkpoint seals")
         head = chain.extend(record)
         report.records += 1
         report.first_offset = record.offset if report.first_offset is None else report.first_offset
@@ -126,107 +161,109 @@ def verify_partition(
             report.departs_at = record.offset
             report.problems.append(f"the chain departs from the stored links at offset {record.offset}: "
                                    "this record, or one before it, is not the one exported")
-        if pending and pending[0].last_offset == record.offset:
-            checkpoint = pending.pop(0)
-            if checkpoint.head != head.hex():
-                report.problems.append(
-                    f"checkpoint at offset {checkpoint.last_offset} does not match: sealed head {checkpoint.head[:16]}, "
-                    f"recomputed {head.hex()[:16]}; a record in offsets {sealed_through + 1}..{checkpoint.last_offset} "
-                    "was changed, removed, added or reordered"
-                )
-                chain.head = bytes.fromhex(checkpoint.head)  # judge the next segment on its own
-            else:
+        sealed: list[Accepted] = []
+        while pending and pending[0][0].last_offset == record.offset:
+            sealed.append(pending.pop(0))
+        for checkpoint, standing in sealed:
+            if checkpoint.head == head.hex():
                 report.checkpoints_matched += 1
-            sealed_through = checkpoint.last_offset
-    for checkpoint in pending:
+                if standing is Standing.GOOD and len(report.problems) == known:
+                    report.proven_through, report.proven_by = checkpoint.last_offset, checkpoint
+                continue
+            report.problems.append(
+                f"checkpoint at offset {checkpoint.last_offset} does not match: sealed head {checkpoint.head[:16]}, "
+                f"recomputed {head.hex()[:16]}; a record in offsets {sealed_through + 1}..{checkpoint.last_offset} "
+                "was changed, removed, added or reordered"
+            )
+        good = [c for c, s in sealed if s is Standing.GOOD]
+        if good and all(c.head != head.hex() for c in good):
+            chain.head = bytes.fromhex(good[0].head)  # judge the next segment on its own
+        if sealed:
+            sealed_through = record.offset
+    for checkpoint, _ in pending:
         report.problems.append(f"no record at offset {checkpoint.last_offset}, which a checkpoint seals")
-    report.unsealed = 0 if report.last_offset is None else max(0, report.last_offset - sealed_through)
+    proven = -1 if report.proven_through is None else report.proven_through
+    report.unsealed = 0 if report.last_offset is None else max(0, report.last_offset - max(proven, anchor.last_offset))
     return report
 
 
-# --- on the log ------------------------------------------------------------------
+# --- the topic -------------------------------------------------------------------------
 
 
-def read_checkpoints(reader: LogReader, namespace: Namespace) -> tuple[list[Checkpoint], list[str]]:
-    """Every checkpoint on ``audit.checkpoints``, and a problem per record that is not one."""
-    topic = namespace.topic(AUDIT_CHECKPOINTS)
-    found: list[Checkpoint] = []
-    problems = []
-    codec = EventCodec()
-    for batch in reader.read(topic, reader.watermarks(topic)):
-        for record in batch:
-            try:
-                event = decode(codec, record)
-            except UndecodableRecord as exc:
-                problems.append(str(exc))
-                continue
-            if isinstance(event, AuditCheckpointSealed):
-                found.append(Checkpoint.from_event(event))
-            else:
-                problems.append(f"{topic}[{record.partition}]@{record.offset}: a {type(event).__name__}, not a checkpoint")
-    return found, problems
+@dataclass(frozen=True)
+class Head:
+    """The signed point up to which records hold the whole topic (``checkpoint``: the seal that names it)."""
+
+    checkpoint: Checkpoint
+    partitions: int
+
+    @property
+    def through_ms(self) -> int:
+        return self.checkpoint.last_timestamp_ms
+
+    def offsets(self) -> list[int]:
+        return [self.checkpoint.snapshot(p) for p in range(self.partitions)]
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """What to read of one partition to verify offsets [start, end): from the anchor to the sealing checkpoint."""
-
-    partition: int
-    anchor: Anchor
-    anchor_checkpoint: Checkpoint | None
-    read_from: int
-    read_to: int  # exclusive
-    checkpoints: tuple[Checkpoint, ...]
-    sealed: bool  # a checkpoint at or after end - 1 closes the range
-    problems: tuple[str, ...]
+def partition_count(accepted: Iterable[Accepted]) -> int:
+    """How many partitions the topic had, as the notary's seals say (the most any of them names)."""
+    return max((len(c.topic_offsets) for c, _ in accepted), default=0)
 
 
-def select(
-    spec: TopicSpec,
-    partition: int,
-    marks: tuple[int, int],
-    wanted: tuple[int, int],
-    checkpoints: Sequence[Checkpoint],
-    key: PublicKey,
-) -> Selection:
-    """The records and checkpoints that prove offsets ``wanted`` [start, end) of one partition."""
-    mine = [c for c in checkpoints if c.topic == spec.name and c.partition == partition]
-    valid, problems = signed_checkpoints(mine, key)
-    start, end = wanted
-    before = [c for c in valid if c.last_offset < start]
-    anchor = Anchor.at(before[-1]) if before else Anchor.at_genesis(spec.name, partition)
-    if not before and marks[0] > 0:
-        problems.append(f"offsets below {marks[0]} were deleted from the log and no checkpoint lies after them")
-    closing = next((c for c in valid if c.last_offset >= end - 1), None)
-    read_to = closing.last_offset + 1 if closing is not None else marks[1]
-    inside = tuple(c for c in valid if anchor.last_offset < c.last_offset < read_to)
-    return Selection(partition, anchor, before[-1] if before else None, anchor.last_offset + 1, read_to, inside,
-                     closing is not None, tuple(problems))
+def complete_as_of(reports: Sequence[PartitionReport], accepted: Sequence[Accepted]) -> Head | None:
+    """The latest good checkpoint whose snapshot of every partition the reports prove, or None.
+
+    A partition without a report proves nothing after genesis (-1): enough for one
+    that was empty at the seal, not for one that held records.
+    """
+    return best_head({r.partition: -1 if r.proven_through is None else r.proven_through for r in reports}, accepted)
 
 
-def verify_log(
-    reader: LogReader,
-    namespace: Namespace,
-    spec: TopicSpec,
-    key: PublicKey,
-    offsets: dict[int, tuple[int, int]] | None = None,
-) -> list[PartitionReport]:
-    """Verifies a topic on the log (``offsets``: partition -> [start, end); default: everything)."""
-    topic = namespace.topic(spec)
-    checkpoints, unreadable = read_checkpoints(reader, namespace)
-    marks = reader.watermarks(topic)
-    reports: list[PartitionReport] = []
-    for partition, bounds in sorted(marks.items()):
-        wanted = offsets.get(partition, bounds) if offsets is not None else bounds
-        if offsets is not None and partition not in offsets:
+def best_head(proven: dict[int, int], accepted: Sequence[Accepted]) -> Head | None:
+    """Among good checkpoints within ``proven`` (partition -> last proven offset), the latest whose snapshot it covers."""
+    partitions = partition_count(accepted)
+    best: Head | None = None
+    for checkpoint, standing in accepted:
+        if standing is not Standing.GOOD or checkpoint.last_offset > proven.get(checkpoint.partition, -1):
             continue
-        chosen = select(spec, partition, bounds, wanted, checkpoints, key)
-        stray = unreadable if not reports else []  # said once, with the first partition
-        report = PartitionReport(spec.name, partition, problems=[*stray, *chosen.problems])
-        records = (
-            (chain_record(r), None)
-            for batch in reader.read(topic, {partition: (chosen.read_from, chosen.read_to)})
-            for r in batch
-        )
-        reports.append(verify_partition(report, chosen.anchor, records, chosen.checkpoints))
-    return reports
+        if all(proven.get(p, -1) >= checkpoint.snapshot(p) for p in range(partitions)):
+            if best is None or (checkpoint.last_timestamp_ms, checkpoint.sequence) > (best.through_ms, best.checkpoint.sequence):
+                best = Head(checkpoint, partitions)
+    return best
+
+
+# --- what the auditor demands ------------------------------------------------------------
+
+_OFFSET = re.compile(r"^(\d+):(\d+)$")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``--expect-through``: partition P proven through an offset, or the whole topic complete through a time."""
+
+    partition: int | None = None
+    offset: int | None = None
+    time_ms: int | None = None
+    text: str = ""
+
+    @classmethod
+    def parse_offset(cls, text: str) -> Expectation | None:
+        """``P:OFFSET`` (None for anything else, which the caller reads as a time)."""
+        found = _OFFSET.match(text.strip())
+        return cls(int(found[1]), int(found[2]), None, text) if found else None
+
+    def unmet(self, reports: Sequence[PartitionReport], head: Head | None) -> str | None:
+        """Why the reports and head fall short of this demand, or None."""
+        if self.time_ms is not None:
+            if head is None:
+                return f"expected the topic complete through {self.text}: no signed point is covered"
+            if head.through_ms < self.time_ms:
+                return (f"expected the topic complete through {self.text}: the bundle is complete only as of its "
+                        f"head, sequence {head.checkpoint.sequence}, an earlier time")
+            return None
+        report = next((r for r in reports if r.partition == self.partition), None)
+        proven = None if report is None else report.proven_through
+        if proven is None or self.offset is None or proven < self.offset:
+            shown = "nothing" if proven is None else f"offset {proven}"
+            return f"expected partition {self.partition} proven through offset {self.offset}: proven through {shown}"
+        return None

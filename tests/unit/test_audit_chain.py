@@ -11,11 +11,12 @@ import pytest
 
 from kernel.audit.chain import Chain, ChainRecord, encode, genesis, link
 from kernel.audit.events import Checkpoint
-from kernel.audit.sign import NotaryKey, PublicKey, load_or_create
-from kernel.audit.verify import Anchor, PartitionReport, signed_checkpoints, verify_partition
+from kernel.audit.sign import PublicKey, SigningKey, load_or_create
+from kernel.audit.trust import Standing, Trust
+from kernel.audit.verify import Anchor, PartitionReport, judge, verify_partition
 
-KEY = NotaryKey.generate()
-OTHER_KEY = NotaryKey.generate()
+KEY = SigningKey.generate()
+OTHER_KEY = SigningKey.generate()
 
 
 def _records(n: int, start: int = 0) -> list[ChainRecord]:
@@ -25,10 +26,10 @@ def _records(n: int, start: int = 0) -> list[ChainRecord]:
     ]
 
 
-def _seal(chain: Chain, key: NotaryKey = KEY) -> Checkpoint:
+def _seal(chain: Chain, key: SigningKey = KEY) -> Checkpoint:
     unsigned = Checkpoint(
         chain.topic, chain.partition, chain.last_offset, chain.records, chain.head.hex(), chain.last_timestamp_ms,
-        key.public.key_id,
+        key.public.key_id, sequence=chain.last_offset,
     )
     return dataclasses.replace(unsigned, signature=key.sign(unsigned.signed_payload()))
 
@@ -46,10 +47,10 @@ def _sealed_log(n: int = 30, every: int = 10) -> tuple[list[ChainRecord], list[C
 
 def _verify(records: list[ChainRecord], checkpoints: list[Checkpoint], key: PublicKey = KEY.public,
             stored: list[bytes | None] | None = None) -> PartitionReport:
-    valid, forged = signed_checkpoints(checkpoints, key)
-    report = PartitionReport("fills", 1, problems=list(forged))
+    judged = judge(checkpoints, Trust.pinned("", key))
+    report = PartitionReport("fills", 1, problems=[why for _, why in judged.refused])
     links: list[bytes | None] = stored or [None] * len(records)
-    return verify_partition(report, Anchor.at_genesis("fills", 1), zip(records, links), valid)
+    return verify_partition(report, Anchor.at_genesis("fills", 1), zip(records, links), judged.accepted)
 
 
 # --- links ---------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def test_an_untouched_log_verifies() -> None:
     records, checkpoints = _sealed_log(35)
     report = _verify(records, checkpoints)
     assert report.ok, report.problems
-    assert (report.records, report.checkpoints_matched, report.unsealed) == (35, 3, 5)
+    assert (report.records, report.checkpoints_matched, report.unsealed, report.proven_through) == (35, 3, 5, 29)
 
 
 def _problems(report: PartitionReport) -> str:
@@ -199,7 +200,7 @@ def test_a_forged_checkpoint_is_refused(forge: Callable[[Checkpoint], Checkpoint
     assert report.checkpoints_matched == 2
 
 
-def _resigned(checkpoint: Checkpoint, key: NotaryKey) -> Checkpoint:
+def _resigned(checkpoint: Checkpoint, key: SigningKey) -> Checkpoint:
     unsigned = dataclasses.replace(checkpoint, key_id=key.public.key_id, signature="")
     return dataclasses.replace(unsigned, signature=key.sign(unsigned.signed_payload()))
 
@@ -211,3 +212,13 @@ def test_stored_links_pinpoint_the_first_altered_record() -> None:
     records[14] = dataclasses.replace(records[14], key=b"NQ")
     report = _verify(records, checkpoints, stored=stored)
     assert report.departs_at == 14
+
+
+def test_a_compromised_keys_checkpoint_proves_only_once_a_good_one_after_it_matches() -> None:
+    records, checkpoints = _sealed_log()
+    accepted = [(c, Standing.UNCONFIRMED if c.last_offset < 29 else Standing.GOOD) for c in checkpoints]
+    report = verify_partition(PartitionReport("fills", 1), Anchor.at_genesis("fills", 1), ((r, None) for r in records[:20]),
+                              accepted[:2])
+    assert report.ok and report.checkpoints_matched == 2 and report.proven_through == -1 and report.unsealed == 20
+    report = verify_partition(PartitionReport("fills", 1), Anchor.at_genesis("fills", 1), ((r, None) for r in records), accepted)
+    assert report.ok and report.proven_through == 29 and report.unsealed == 0
