@@ -179,7 +179,8 @@ class TradingKernel:
         refusal = self._tick_refusal(tick, symbol)
         if refusal is not None:
             return [*self._announcement(tick, derivation), self._refuse(tick, derivation, *refusal)]
-        settings = self.settings.for_symbol(tick.symbol)
+        # A known symbol carries its parsed settings; only a new one asks the partition's (once).
+        settings = self.settings.for_symbol(tick.symbol) if symbol is None else symbol.settings
         session = self.calendars(settings.instrument.venue).session_of(tick.event_time_ms)
         out: list[Event] = []
         if self.trading_day is None or session.day > self.trading_day:
