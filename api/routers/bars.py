@@ -18,11 +18,13 @@ from projections.models import bars_1m
 router = APIRouter(tags=["bars"], dependencies=[Depends(require(*READ))])
 KEYS = (Key("start_ms", "int"), Key("symbol", "text"))
 COLUMNS = ("symbol", "start_ms", "open", "high", "low", "close", "volume", "trades")
+TIMES = ("start_ms",)
+FIELDS = (*serialize.names(COLUMNS, TIMES), "vwap")
 VWAP_QUANTUM = Decimal("1e-8")
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = serialize.row(row, COLUMNS, times=("start_ms",))
+    out = serialize.row(row, COLUMNS, TIMES)
     out["vwap"] = serialize.decimal_text((row["notional"] / row["volume"]).quantize(VWAP_QUANTUM))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import psycopg
@@ -23,6 +24,7 @@ from processors.live.app import CommitProbe, group_id
 from projections.status import PartitionLag
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("aitrader.api")
 
 
 @router.get("/health", summary="The process is up (no dependencies checked)")
@@ -66,11 +68,27 @@ def _state(request: Request) -> tuple[dict[str, Any], bool]:
     return checks, good
 
 
+def _word(check: str) -> str:
+    return check if check in ("ok", "not configured") else "unavailable"
+
+
 @router.get("/ready", summary="Broker and database reachable, projections within the lag bound")
 def ready(request: Request) -> JSONResponse:
+    """Public, for load balancers: ok or unavailable and the lag in records, nothing more.
+
+    The reasons (hosts, users, driver messages) would tell anyone where the database is and who connects to
+    it: they go to the server log, and to ``/api/status`` for ops and auditors.
+    """
     checks, good = _state(request)
-    checks["lag"].pop("partitions")
-    return JSONResponse({"ready": good, **checks}, status_code=200 if good else 503)
+    if not good:
+        log.warning("not ready: database %s; broker %s; lag %s", checks["database"], checks["broker"], checks["lag"]["records"])
+    body = {
+        "ready": good,
+        "database": _word(checks["database"]),
+        "broker": _word(checks["broker"]),
+        "lag": {"records": checks["lag"]["records"], "max": checks["lag"]["max"]},
+    }
+    return JSONResponse(body, status_code=200 if good else 503)
 
 
 def _kernel_lag(settings: ApiSettings, bootstrap: str, reader: LogReader) -> dict[str, Any]:
