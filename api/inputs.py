@@ -28,6 +28,17 @@ def _shown(name: str) -> str:
     return name.encode("unicode_escape").decode()[:64]
 
 
+def printable(value: str) -> str:
+    """For request bodies (a pydantic validator): the same refusal of control characters as for query strings.
+
+    Text that ops send goes onto the log, which keeps it forever; a NUL there would break any read model that
+    ever stores it.
+    """
+    if _CONTROL.search(value):
+        raise ValueError("control characters (NUL, newline...) are not allowed")
+    return value
+
+
 def check_query(query: bytes) -> None:
     """Raises ApiError (400) for the first parameter the API must not pass on."""
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"):

@@ -46,6 +46,7 @@ class World:
         base = {
             "database_url": self.database_url, "schema": self.schema, "bootstrap": self.bootstrap,
             "namespace": self.namespace, "rate_per_s": 10_000, "max_lag": 10**9,
+            "auth_failures_per_s": 10_000, "auth_failure_burst": 10_000,
         }
         return ApiSettings(**{**base, **overrides})
 
