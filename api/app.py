@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, inputs
+from api import errors, inputs, redact
 from api.auth import Authenticator
 from api.broker import BrokerProbe
 from api.database import Database
@@ -33,6 +33,7 @@ DESCRIPTION = """Read models of AITrader, projected exactly once from the event 
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact.install()
         database = Database(settings)
         authenticator = Authenticator(database, settings)
         revocations = RevocationListener(

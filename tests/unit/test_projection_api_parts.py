@@ -241,3 +241,17 @@ def test_prefetching_keeps_order_passes_errors_and_stops_early() -> None:
     assert next(early) == 0
     early.close()
     assert len(produced) < 10
+
+
+def test_keys_in_logged_urls_are_redacted() -> None:
+    import logging
+
+    from api.redact import RedactKeys
+
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/api/ws/monitor?symbol=ES&key=ait_0123456789ab_secret&types=Signal"), None,
+    )
+    RedactKeys().filter(record)
+    line = record.getMessage()
+    assert "secret" not in line and "key=[redacted]&types=Signal" in line and "symbol=ES" in line
