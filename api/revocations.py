@@ -25,6 +25,7 @@ import psycopg
 from projections.db import connect
 
 CHANNEL = "aitrader_api_keys_revoked"
+APPLICATION = "aitrader-api-revocations"
 POLL_S = 0.5
 RECONNECT_S = 2.0
 log = logging.getLogger("aitrader.api")
@@ -73,6 +74,7 @@ class RevocationListener:
 
     def _listen(self) -> None:
         with connect(self.url, self.schema) as conn:
+            conn.execute(f"SET application_name = '{APPLICATION}'")  # so ops (and tests) can find it
             conn.execute(f"LISTEN {CHANNEL}")
             self.listening.set()
             self.on_listening()
