@@ -142,6 +142,46 @@ def test_a_parquet_export_has_its_schema_fixed_up_front_so_later_rows_cannot_bre
     assert str(table.schema.field("fill_count").type) == "int64"
 
 
+def test_an_export_whose_database_fails_midway_is_a_503_never_a_cut_200(world: World, database_url: str) -> None:
+    """A real backend terminated while the export reads: the client learns it, instead of a short file."""
+    import threading
+
+    schema = fresh_schema(database_url, "test")
+    try:
+        with connect(database_url, schema) as conn:
+            conn.execute(
+                "INSERT INTO orders (order_id, symbol, status, first_time_ms, updated_time_ms)"
+                " SELECT md5(n::text)::uuid, 'ES', 'ACCEPTED', n, n FROM generate_series(1, 40000) AS n"
+            )
+        key = role_keys(database_url, schema)["analyst"]
+        killed: list[int] = []
+
+        def kill_the_export() -> None:
+            deadline = time.monotonic() + 30
+            with connect(database_url, schema) as conn:
+                while not killed and time.monotonic() < deadline:
+                    row = conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                        " AND datname = current_database() AND (query LIKE 'FETCH%%' OR query LIKE 'DECLARE%%')"
+                    ).fetchone()
+                    if row is not None and row[0]:
+                        killed.append(1)
+                    time.sleep(0.01)
+
+        with TestClient(create_app(world.settings(schema=schema, bootstrap=None)), raise_server_exceptions=False) as api:
+            killer = threading.Thread(target=kill_the_export)
+            killer.start()
+            response = api.get("/api/export/orders", params={"format": "csv"}, headers=bearer(key))
+            killer.join()
+            whole = api.get("/api/export/orders", params={"format": "csv"}, headers=bearer(key))
+    finally:
+        drop_with_companions(database_url, schema)
+    assert killed, "the export finished before it could be killed"
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1", response.text[:300]
+    assert whole.status_code == 200 and int(whole.headers["Content-Length"]) == len(whole.content)
+    assert whole.text.count("\n") == 40_001  # the header and every row
+
+
 # --- keys: format first, failures limited, no database work -------------------------
 
 
