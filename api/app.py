@@ -57,6 +57,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(title="AITrader read models", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.cursors = Cursors(settings.cursor_key)
+    app.state.ready = health.Recent(settings.ready_cache_s)
     app.state.metrics = Metrics()
     app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too
     app.middleware("http")(app.state.metrics.middleware)

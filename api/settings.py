@@ -20,6 +20,7 @@ class ApiSettings:
     rate_per_s: float = 20.0  # per API key
     burst: float | None = None  # default: five seconds' worth
     max_lag: int = 10_000  # records; /ready fails above it
+    ready_cache_s: float = 1.0  # /ready is public: its answer is reused this long, so a flood costs one check
     max_limit: int = MAX_LIMIT
     default_limit: int = DEFAULT_LIMIT
     # A backstop only: revocations reach every API process at once (api.revocations); this bounds how long a

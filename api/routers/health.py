@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -68,6 +72,27 @@ def _state(request: Request) -> tuple[dict[str, Any], bool]:
     return checks, good
 
 
+class Recent:
+    """The last result of a costly check, reused for ``ttl_s``; one caller at a time computes a new one.
+
+    /ready is public: without this, a flood of it would take the database connections (and broker
+    round trips) the read endpoints need. With it, a flood costs one check per ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._value: Any = None
+
+    def get(self, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if time.monotonic() - self._at >= self.ttl_s:
+                self._value = compute()
+                self._at = time.monotonic()
+            return self._value
+
+
 def _word(check: str) -> str:
     return check if check in ("ok", "not configured") else "unavailable"
 
@@ -79,7 +104,7 @@ def ready(request: Request) -> JSONResponse:
     The reasons (hosts, users, driver messages) would tell anyone where the database is and who connects to
     it: they go to the server log, and to ``/api/status`` for ops and auditors.
     """
-    checks, good = _state(request)
+    checks, good = request.app.state.ready.get(lambda: _state(request))
     if not good:
         log.warning("not ready: database %s; broker %s; lag %s", checks["database"], checks["broker"], checks["lag"]["records"])
     body = {

@@ -371,7 +371,7 @@ def test_ready_is_503_when_the_projections_lag_behind(
         for t in _ticks("ES", T0, 20, 1000, 0):
             producer.send(INPUTS, t.symbol, t)
         producer.flush()
-        settings = ApiSettings(database_url, schema, kafka_bootstrap, namespace, max_lag=5)
+        settings = ApiSettings(database_url, schema, kafka_bootstrap, namespace, max_lag=5, ready_cache_s=0)
         with TestClient(create_app(settings)) as api:
             lagging = api.get("/ready")
             Projector(kafka_bootstrap, database_url, schema, namespace).run(stop_at_end=True)

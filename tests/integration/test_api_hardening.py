@@ -362,3 +362,17 @@ def test_ready_is_public_and_says_nothing_of_the_internals(world: World) -> None
     assert (down.json()["database"], down.json()["broker"]) == ("unavailable", "unavailable")
     for secret in ("127.0.0.1", "port", "aitrader", "Error", "refused"):
         assert secret not in down.text, down.text
+
+
+def test_a_flood_of_ready_checks_costs_one_check(world: World) -> None:
+    """With the only pooled connection held, /ready still answers within its cache time: no request took one."""
+    settings = world.settings(pool_size=1, pool_overflow=0, pool_timeout_s=0.5, ready_cache_s=60)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as api:
+        assert api.get("/ready").status_code == 200
+        with api.app.state.database.models.connect():  # type: ignore[attr-defined]
+            started = time.monotonic()
+            codes = {api.get("/ready").status_code for _ in range(100)}
+            took = time.monotonic() - started
+            busy = api.get("/api/positions", headers=bearer(world.keys["analyst"]))
+    assert codes == {200} and took < 5
+    assert busy.status_code == 503  # the pool really was empty
