@@ -7,36 +7,47 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, inputs, redact
 from api.auth import Authenticator
 from api.broker import BrokerProbe
 from api.database import Database
 from api.metrics import Metrics
 from api.monitor import Tailer
+from api.pagination import Cursors
+from api.revocations import RevocationListener
 from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals
 from api.settings import ApiSettings
+from projections.db import auth_schema
 
 DESCRIPTION = """Read models of AITrader, projected exactly once from the event log.
 
 * Money, prices and quantities are decimal strings; times are ISO 8601 with a zone.
-* Lists are oldest first with keyset pagination: pass `next_cursor` back as `cursor`.
+* Lists are oldest first with keyset pagination: pass `next_cursor` back as `cursor` (signed: use it as given).
 * Every response carries `as_of`: the log offsets applied and the latest event time.
-* Errors: `{"error": {"code", "message"}}` with a stable `code`.
-* Authentication: `Authorization: Bearer <key>` (keys from `aitrader users add`).
+* Errors: `{"error": {"code", "message", "parameter"?}}` with a stable `code`; 503s carry `Retry-After`.
+* Authentication: `Authorization: Bearer <key>` (keys from `aitrader users add`); the monitor WebSocket takes
+  the same headers or `{"key": "<key>"}` as its first message, never a key in the URL.
 """
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url, settings.schema)
+        redact.install()
+        database = Database(settings)
+        authenticator = Authenticator(database, settings)
+        revocations = RevocationListener(
+            settings.database_url, auth_schema(settings.schema), authenticator.revoked, authenticator.deaf, authenticator.listening
+        )
         app.state.database = database
-        app.state.authenticator = Authenticator(database, settings)
+        app.state.authenticator = authenticator
         app.state.broker = BrokerProbe(settings.bootstrap, settings.namespace) if settings.bootstrap else None
         app.state.tailer = Tailer(settings.bootstrap, settings.namespace) if settings.bootstrap else None
+        revocations.start()
         try:
             yield
         finally:
+            revocations.close()
             if app.state.tailer is not None:
                 app.state.tailer.close()
             if app.state.broker is not None:
@@ -45,7 +56,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="AITrader read models", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.cursors = Cursors(settings.cursor_key)
+    app.state.ready = health.Recent(settings.ready_cache_s)
     app.state.metrics = Metrics()
+    app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too
     app.middleware("http")(app.state.metrics.middleware)
     errors.install(app)
     for module in (health, signals, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):

@@ -2,7 +2,9 @@
 
 Rows and the as-of watermark are read in one REPEATABLE READ transaction, so
 the watermark describes exactly the rows returned, even while the projector
-commits batches.
+commits batches. The pool is bounded and so is the wait for a connection: a
+request that cannot get one in ``pool_timeout_s`` is a 503 the client may retry
+(``api.errors``), never a request queued without end.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from api.serialize import iso_time
+from api.settings import ApiSettings
 from projections.db import auth_schema, engine
 from projections.status import watermark
 
-POOL = {"pool_size": 8, "max_overflow": 8, "pool_timeout": 10}
+AUTH_POOL = {"pool_size": 2, "max_overflow": 4, "pool_timeout": 5}
 
 
 class Database:
-    def __init__(self, url: str, schema: str) -> None:
-        self.models = engine(url, schema, **POOL)
-        self.auth = engine(url, auth_schema(schema), pool_size=2, max_overflow=4)
+    def __init__(self, settings: ApiSettings) -> None:
+        url, schema = settings.database_url, settings.schema
+        pool = {"pool_size": settings.pool_size, "max_overflow": settings.pool_overflow, "pool_timeout": settings.pool_timeout_s}
+        self.models = engine(url, schema, **pool)
+        self.auth = engine(url, auth_schema(schema), **AUTH_POOL)
 
     def dispose(self) -> None:
         self.models.dispose()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from api import revocations
 from projections.models import ROLES
 
 PREFIX = "ait"
@@ -51,10 +52,26 @@ def create(conn: psycopg.Connection, name: str, role: str) -> tuple[str, str]:
 
 
 def revoke(conn: psycopg.Connection, key_id: str) -> bool:
-    row = conn.execute(
-        "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL RETURNING key_id", (key_id,)
-    ).fetchone()
+    """Revokes the key, and tells every API process over this schema in the same transaction (``api.revocations``)."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE api_keys SET revoked_at = now() WHERE key_id = %s AND revoked_at IS NULL RETURNING key_id", (key_id,)
+        ).fetchone()
+        if row is not None:
+            revocations.announce(conn, key_id)
     return row is not None
+
+
+def key_id(key: str) -> str | None:
+    """The key id of a key of the right form, else None: checked before any database work."""
+    match = _KEY.match(key)
+    return match.group(1) if match else None
+
+
+def revoked(conn: psycopg.Connection, key_ids: list[str]) -> set[str]:
+    """Which of ``key_ids`` are revoked or gone."""
+    active = {r[0] for r in conn.execute("SELECT key_id FROM api_keys WHERE key_id = ANY(%s) AND revoked_at IS NULL", (key_ids,))}
+    return set(key_ids) - active
 
 
 def verify(conn: psycopg.Connection, key: str) -> Principal | None:

@@ -34,7 +34,7 @@ def page(
     print_ = pagination.fingerprint(endpoint, filters)
     database: Database = request.app.state.database
     with database.snapshot() as conn:
-        result = pagination.fetch(conn, table, keys, where, size, cursor, print_)
+        result = pagination.fetch(conn, table, keys, where, size, cursor, print_, request.app.state.cursors)
         return answer(request, [render(r) for r in result.rows], conn, next_cursor=result.next_cursor)
 
 

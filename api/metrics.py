@@ -50,7 +50,8 @@ class Metrics:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
-        # Route templates keep the label set small; unknown paths all count as one.
-        label = route.path if route is not None else ("unmatched" if response.status_code == 404 else request.url.path)
+        # Route templates keep the label set small; every request no route took (unknown paths, refusals before
+        # routing) counts as one, so a client's raw path never becomes a label.
+        label = route.path if route is not None else "unmatched"
         self.observe(request.method, label, response.status_code, time.perf_counter() - started)
         return response

@@ -12,6 +12,8 @@ from projections.batch import CANONICAL_UUID
 from projections.models import SYMBOL_PATTERN
 
 _SYMBOL = re.compile(SYMBOL_PATTERN)
+SCORE_DECIMALS = 8
+SCORE_QUANTUM = Decimal(1).scaleb(-SCORE_DECIMALS)
 
 
 def symbol(value: str | None) -> str | None:
@@ -63,14 +65,14 @@ class TimeRange:
 def time_range(start: str | None, end: str | None) -> TimeRange:
     low, high = time_ms(start, "from"), time_ms(end, "to")
     if low is not None and high is not None and high <= low:
-        raise bad_request("inverted_time_range", f"'to' ({end}) must be after 'from' ({start})")
+        raise bad_request("inverted_time_range", f"'to' ({end}) must be after 'from' ({start})", parameter="to")
     return TimeRange(low, high)
 
 
 def day_range(start: str | None, end: str | None) -> tuple[date | None, date | None]:
     low, high = day(start, "from_day"), day(end, "to_day")
     if low is not None and high is not None and high < low:
-        raise bad_request("inverted_time_range", f"to_day ({end}) is before from_day ({start})")
+        raise bad_request("inverted_time_range", f"to_day ({end}) is before from_day ({start})", parameter="to_day")
     return low, high
 
 
@@ -83,6 +85,11 @@ def limit(value: int | None, default: int, maximum: int) -> int:
 
 
 def score(value: str | None, parameter: str) -> Decimal | None:
+    """A number in [-1, 1] with at most ``SCORE_DECIMALS`` decimals.
+
+    Like every decimal of the contract, more decimals are refused, never rounded; and a value such as
+    ``1e-999999999``, in range but beyond what PostgreSQL's NUMERIC holds, never reaches the database.
+    """
     if value is None:
         return None
     try:
@@ -91,6 +98,8 @@ def score(value: str | None, parameter: str) -> Decimal | None:
         raise bad_request("bad_score", f"{parameter}={value!r} is not a number", parameter=parameter) from None
     if not number.is_finite() or not -1 <= number <= 1:
         raise bad_request("bad_score", f"{parameter} must be in [-1, 1], got {value}", parameter=parameter)
+    if number != number.quantize(SCORE_QUANTUM):
+        raise bad_request("bad_score", f"{parameter} has more than {SCORE_DECIMALS} decimals", parameter=parameter)
     return number
 
 

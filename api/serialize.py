@@ -31,6 +31,11 @@ def value(v: Any) -> Any:
     return v
 
 
+def names(columns: Sequence[str], times: Sequence[str] = ()) -> tuple[str, ...]:
+    """The keys ``row`` gives for these columns, in its order: an export's header is known before any row."""
+    return tuple(name.removesuffix("_ms") if name in times else name for name in columns)
+
+
 def row(data: Mapping[str, Any], columns: Sequence[str], times: Sequence[str] = ()) -> dict[str, Any]:
     """The listed columns; each ``x_ms`` column in ``times`` becomes ``x`` as ISO 8601 (null stays null)."""
     out: dict[str, Any] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from kernel.topics import Namespace
@@ -19,10 +20,23 @@ class ApiSettings:
     rate_per_s: float = 20.0  # per API key
     burst: float | None = None  # default: five seconds' worth
     max_lag: int = 10_000  # records; /ready fails above it
+    ready_cache_s: float = 1.0  # /ready is public: its answer is reused this long, so a flood costs one check
     max_limit: int = MAX_LIMIT
     default_limit: int = DEFAULT_LIMIT
+    # A backstop only: revocations reach every API process at once (api.revocations); this bounds how long a
+    # verified key is trusted should a notification be lost while the listener is connected.
     key_cache_s: float = 30.0
-    monitor_buffer: int = 1000  # events a monitor client may fall behind before it is dropped  # how long a verified key is trusted before the database is asked again
+    monitor_buffer: int = 1000  # events a monitor client may fall behind before it is dropped
+    # Failed keys per client address: each failure takes a token; without one, 429 before any database work.
+    auth_failures_per_s: float = 0.5
+    auth_failure_burst: float = 20
+    # Signs cursors (HMAC-SHA256). `aitrader run api` reads it from the deployment's configuration; the
+    # default, for tests and embedding, is a fresh key per process (cursors then die with the process).
+    cursor_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    pool_size: int = 8
+    pool_overflow: int = 8
+    pool_timeout_s: float = 10.0  # waiting longer for a connection is a 503 with Retry-After
+    ws_auth_timeout_s: float = 5.0  # how long a monitor client without a key header may take to send its key
 
     @property
     def bucket_size(self) -> float:

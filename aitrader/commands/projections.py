@@ -7,6 +7,7 @@ The lead wires ``db_app``, ``projections_app`` and ``users_app`` as sub-apps and
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from aitrader.commands.common import console, fail, format_time_ms
 from aitrader.stack.endpoints import endpoints
+from aitrader.stack.paths import stack_home
 from kernel.consumer import LogReader
 from kernel.producer import DeliveryError
 from kernel.topics import OPS_DECISIONS, Namespace
@@ -207,7 +209,7 @@ def users_list(schema: str = SCHEMA_OPTION) -> None:
 
 @users_app.command("revoke")
 def users_revoke(key_id: str = typer.Argument(..., help="The key id (second part of the key)."), schema: str = SCHEMA_OPTION) -> None:
-    """Revoke a key; API processes stop accepting it within their key cache time (30 s)."""
+    """Revoke a key; every API process refuses it at once and closes its open WebSockets."""
     from api import keys
 
     with connect(endpoints()[1], auth_schema(_schema(schema))) as conn:
@@ -268,15 +270,28 @@ def api(
     rate_limit: float = typer.Option(20.0, "--rate-limit", min=0.1, help="Requests per second per key (burst: 5 s worth)."),
     max_lag: int = typer.Option(10_000, "--max-lag", min=0, help="/ready fails when the projections lag more records."),
     monitor_buffer: int = typer.Option(1000, "--monitor-buffer", min=1, help="Events a monitor client may lag before it is dropped."),
+    auth_failures: float = typer.Option(
+        0.5, "--auth-failures", min=0.01, help="Failed keys per second per client address (burst 20); more is 429."
+    ),
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the REST API (OpenAPI at /docs).
+
+    Cursors are signed with the deployment's key: AITRADER_CURSOR_KEY (hex), or the file named by
+    AITRADER_CURSOR_KEY_FILE, or $AITRADER_HOME/secrets/api-cursor.key, made on the first start.
+    """
     import uvicorn
 
     from api.app import create_app
+    from api.cursor_key import cursor_key
     from api.settings import ApiSettings
 
     bootstrap, url = endpoints()
+    try:
+        signing = cursor_key(os.environ, stack_home() / "secrets" / "api-cursor.key")
+    except (OSError, ValueError) as exc:
+        raise fail(escape(f"no cursor key: {exc}")) from None
     settings = ApiSettings(
-        url, _schema(schema), bootstrap, Namespace(namespace), rate_per_s=rate_limit, max_lag=max_lag, monitor_buffer=monitor_buffer
+        url, _schema(schema), bootstrap, Namespace(namespace), rate_per_s=rate_limit, max_lag=max_lag,
+        monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

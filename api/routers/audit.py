@@ -38,6 +38,7 @@ router = APIRouter(tags=["audit"], dependencies=[Depends(require(*AUDIT))])
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 100_000  # lines are streamed batch by batch, so this bounds time, not memory
 READ_BATCH = 1000
+MAX_OFFSET = 2**63 - 1
 NDJSON = "application/x-ndjson"
 
 Offset = Annotated[int | None, Query(description="Offset, in every partition read (or in `partition`).")]
@@ -53,8 +54,9 @@ def _topic(name: str) -> str:
 
 
 def _offset(value: int | None, parameter: str) -> int | None:
-    if value is not None and value < 0:
-        raise bad_request("bad_offset", f"{parameter} must be >= 0, got {value}", parameter=parameter)
+    # Offsets are 64-bit signed on the wire: a larger one would overflow in the client library, not be refused.
+    if value is not None and not 0 <= value <= MAX_OFFSET:
+        raise bad_request("bad_offset", f"{parameter} must be in [0, {MAX_OFFSET}], got {value}", parameter=parameter)
     return value
 
 

@@ -18,10 +18,12 @@ from projections.models import bars_1m
 router = APIRouter(tags=["bars"], dependencies=[Depends(require(*READ))])
 KEYS = (Key("start_ms", "int"), Key("symbol", "text"))
 COLUMNS = ("symbol", "start_ms", "open", "high", "low", "close", "volume", "trades")
+TIMES = ("start_ms",)
+FIELDS = (*serialize.names(COLUMNS, TIMES), "vwap")
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = serialize.row(row, COLUMNS, times=("start_ms",))
+    out = serialize.row(row, COLUMNS, TIMES)
     out["vwap"] = serialize.decimal_text((row["notional"] / row["volume"]).quantize(QUANTUM))
     return out
 

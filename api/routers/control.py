@@ -10,15 +10,16 @@ are on the log, and the kernel applies them when it reaches them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from confluent_kafka import KafkaException
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api import params
 from api.auth import require
 from api.errors import ApiError
+from api.inputs import printable
 from api.keys import Principal
 from api.serialize import iso_time
 from api.settings import ApiSettings
@@ -34,20 +35,25 @@ REASON = Field(min_length=1, max_length=500, description="Why: recorded on the e
 SYMBOL = Field(None, description="Only this symbol; every symbol (every input partition) when absent.")
 
 
+Text = Annotated[str, AfterValidator(printable)]
+
+
 class TradingStateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: TradingState
-    symbol: str | None = SYMBOL
-    reason: str = REASON
+    symbol: Text | None = SYMBOL
+    reason: Text = REASON
 
 
 class SettingsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    settings: dict[str, str] = Field(min_length=1, description="Flat settings, e.g. {\"strategy.threshold\": \"0.4\"}.")
-    symbol: str | None = SYMBOL
-    reason: str = REASON
+    settings: dict[Annotated[Text, Field(max_length=200)], Annotated[Text, Field(max_length=200)]] = Field(
+        min_length=1, max_length=100, description="Flat settings, e.g. {\"strategy.threshold\": \"0.4\"}."
+    )
+    symbol: Text | None = SYMBOL
+    reason: Text = REASON
 
 
 def _bootstrap(settings: ApiSettings) -> str:

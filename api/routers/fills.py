@@ -20,10 +20,12 @@ COLUMNS = (
     "event_id", "fill_id", "order_id", "symbol", "side", "quantity", "price", "fee", "liquidity", "event_time_ms",
     "trading_day", "realized_pnl", "position_after",
 )
+TIMES = ("event_time_ms",)
+FIELDS = serialize.names(COLUMNS, TIMES)
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
-    return serialize.row(row, COLUMNS, times=("event_time_ms",))
+    return serialize.row(row, COLUMNS, TIMES)
 
 
 @router.get("/api/fills", summary="Fills, oldest first")

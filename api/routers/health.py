@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -23,6 +28,7 @@ from processors.live.app import CommitProbe, group_id
 from projections.status import PartitionLag
 
 router = APIRouter(tags=["operations"])
+log = logging.getLogger("aitrader.api")
 
 
 @router.get("/health", summary="The process is up (no dependencies checked)")
@@ -66,11 +72,48 @@ def _state(request: Request) -> tuple[dict[str, Any], bool]:
     return checks, good
 
 
+class Recent:
+    """The last result of a costly check, reused for ``ttl_s``; one caller at a time computes a new one.
+
+    /ready is public: without this, a flood of it would take the database connections (and broker
+    round trips) the read endpoints need. With it, a flood costs one check per ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._at = -math.inf
+        self._value: Any = None
+
+    def get(self, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if time.monotonic() - self._at >= self.ttl_s:
+                self._value = compute()
+                self._at = time.monotonic()
+            return self._value
+
+
+def _word(check: str) -> str:
+    return check if check in ("ok", "not configured") else "unavailable"
+
+
 @router.get("/ready", summary="Broker and database reachable, projections within the lag bound")
 def ready(request: Request) -> JSONResponse:
-    checks, good = _state(request)
-    checks["lag"].pop("partitions")
-    return JSONResponse({"ready": good, **checks}, status_code=200 if good else 503)
+    """Public, for load balancers: ok or unavailable and the lag in records, nothing more.
+
+    The reasons (hosts, users, driver messages) would tell anyone where the database is and who connects to
+    it: they go to the server log, and to ``/api/status`` for ops and auditors.
+    """
+    checks, good = request.app.state.ready.get(lambda: _state(request))
+    if not good:
+        log.warning("not ready: database %s; broker %s; lag %s", checks["database"], checks["broker"], checks["lag"]["records"])
+    body = {
+        "ready": good,
+        "database": _word(checks["database"]),
+        "broker": _word(checks["broker"]),
+        "lag": {"records": checks["lag"]["records"], "max": checks["lag"]["max"]},
+    }
+    return JSONResponse(body, status_code=200 if good else 503)
 
 
 def _kernel_lag(settings: ApiSettings, bootstrap: str, reader: LogReader) -> dict[str, Any]:

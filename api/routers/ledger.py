@@ -23,14 +23,18 @@ PNL_COLUMNS = (
     "symbol", "trading_day", "realized_pnl", "fees", "unrealized_pnl", "daily_pnl", "position_qty", "mark_price",
     "mark_time_ms", "fill_count",
 )
+POSITION_TIMES = ("mark_time_ms", "last_fill_time_ms")
+PNL_TIMES = ("mark_time_ms",)
+POSITION_FIELDS = serialize.names(POSITION_COLUMNS, POSITION_TIMES)
+PNL_FIELDS = serialize.names(PNL_COLUMNS, PNL_TIMES)
 
 
 def render_position(row: Mapping[str, Any]) -> dict[str, Any]:
-    return serialize.row(row, POSITION_COLUMNS, times=("mark_time_ms", "last_fill_time_ms"))
+    return serialize.row(row, POSITION_COLUMNS, POSITION_TIMES)
 
 
 def render_pnl(row: Mapping[str, Any]) -> dict[str, Any]:
-    return serialize.row(row, PNL_COLUMNS, times=("mark_time_ms",))
+    return serialize.row(row, PNL_COLUMNS, PNL_TIMES)
 
 
 @router.get("/api/positions", summary="Positions by symbol, marked to the last trade")

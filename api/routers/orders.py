@@ -36,10 +36,12 @@ COLUMNS = (
     "reject_detail", "cancel_reason", *TIMES,
 )
 EVENT_COLUMNS = ("event_id", "event_type", "event_time_ms", "payload")
+SHOWN_TIMES = (*TIMES, "expire_time_ms")
+FIELDS = serialize.names(COLUMNS, SHOWN_TIMES)
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
-    return serialize.row(row, COLUMNS, times=(*TIMES, "expire_time_ms"))
+    return serialize.row(row, COLUMNS, SHOWN_TIMES)
 
 
 @router.get("/api/orders", summary="Orders in their current state, oldest first", description=REFUSALS)

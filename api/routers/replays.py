@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -32,6 +32,7 @@ from processors.replay.window import DayWindow, OffsetWindow, parse_offsets
 from processors.settings import validate_change
 
 REPORTS_ROOT = Path(tempfile.gettempdir()) / "aitrader-replays"
+Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a 64-bit log offset: anything else is a 400, never a job
 
 
 @asynccontextmanager
@@ -56,8 +57,8 @@ class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     day: str | None = Field(None, description="Trading day YYYY-MM-DD (the venue's session).")
-    from_offsets: dict[str, int] | None = Field(None, description='First input offsets per partition, {"1": 100}.')
-    to_offsets: dict[str, int] | None = Field(None, description="End input offsets (exclusive); default the log's end.")
+    from_offsets: dict[str, Offset] | None = Field(None, description='First input offsets per partition, {"1": 100}.')
+    to_offsets: dict[str, Offset] | None = Field(None, description="End input offsets (exclusive); default the log's end.")
     symbols: list[str] | None = Field(None, description="Only the partitions holding these symbols.")
     into: str | None = Field(None, description="Replay name: outputs go to replay.NAME.* (default the day, or 'offsets').")
     overrides: dict[str, str] | None = Field(None, alias="set", description="What-if settings; skips the comparison unless compare.")

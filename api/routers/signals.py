@@ -17,10 +17,12 @@ from projections.models import signals
 router = APIRouter(tags=["signals"], dependencies=[Depends(require(*READ))])
 KEYS = (Key("event_time_ms", "int"), Key("event_id", "uuid"))
 COLUMNS = ("event_id", "symbol", "pattern", "score", "features", "event_time_ms")
+TIMES = ("event_time_ms",)
+FIELDS = serialize.names(COLUMNS, TIMES)
 
 
 def render(row: Mapping[str, Any]) -> dict[str, Any]:
-    return serialize.row(row, COLUMNS, times=("event_time_ms",))
+    return serialize.row(row, COLUMNS, TIMES)
 
 
 @router.get("/api/signals", summary="Signals, oldest first")
