@@ -7,8 +7,8 @@ import threading
 import psycopg
 from confluent_kafka import Consumer, KafkaException
 
-from kernel.consumer import LogReader
-from kernel.topics import INPUTS, Namespace
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader
 from projections.status import PartitionLag, lags
 
 PROBE_TIMEOUT_S = 2.0

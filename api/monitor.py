@@ -17,11 +17,19 @@ from typing import Any
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
-from kernel.consumer import RawRecord, UndecodableRecord, decode
-from kernel.events import ALL_EVENT_TYPES
-from kernel.jsonview import record_view
-from kernel.serde import EventCodec
-from kernel.topics import DEAD_LETTER, FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, Namespace
+from contract.events import ALL_EVENT_TYPES
+from contract.jsonview import record_view
+from contract.serde import EventCodec
+from contract.topics import (
+    DEAD_LETTER,
+    FILLS,
+    INPUTS,
+    INTENTS,
+    ORDERS,
+    SIGNALS,
+    Namespace,
+)
+from eventlog.consumer import RawRecord, UndecodableRecord, decode
 
 EVENT_TYPES = tuple(t.__name__ for t in ALL_EVENT_TYPES)
 DEFAULT_TYPES = frozenset(n for n in EVENT_TYPES if n not in ("Tick", "KernelSnapshotTaken", "RunManifestRecorded"))

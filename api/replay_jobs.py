@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from api.serialize import iso_time
-from kernel.ids import id_from_parts
-from kernel.topics import Namespace
+from contract.ids import id_from_parts
+from contract.topics import Namespace
 from processors.replay import job as job_files
 from processors.replay.outcome import DIVERGED, SUCCEEDED
 from processors.replay.spec import ReplaySpec

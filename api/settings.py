@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from kernel.topics import Namespace
+from contract.topics import Namespace
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from kernel.admin import TopicAdmin
-from kernel.events import Tick
-from kernel.ingest import read_ticks
-from kernel.topics import CATALOG, Namespace
+from contract.events import Tick
+from contract.topics import CATALOG, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.ingest import read_ticks
 
 
 def sample_ticks(limit: int | None = None) -> list[Tick]:

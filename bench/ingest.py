@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
-from kernel.ingest import SAMPLE_DAY as SAMPLE
-from kernel.ingest import publish, validate
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
+from contract.serde import EventCodec
+from eventlog.ingest import SAMPLE_DAY as SAMPLE
+from eventlog.ingest import publish, validate
+from eventlog.producer import EventProducer
 
 
 def main() -> None:

@@ -19,16 +19,15 @@ import time
 
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
+from contract.events import Event, Tick
+from contract.topics import INPUTS
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.calendar import VenueCalendars
-from kernel.events import Event, Tick
-from kernel.producer import EventProducer
-from kernel.topics import INPUTS
-from processors.engine import TradingKernel
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
+from marketdata.calendar import VenueCalendars
 from processors.live.app import LiveWorker, PipelineConfig, end_offsets
 from processors.live.recovery import recover_kernel
-from processors.settings import KernelSettings
-
 
 CALENDARS = VenueCalendars()
 

@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aitrader.stack.endpoints import endpoints  # noqa: E402
-from kernel.admin import TopicAdmin  # noqa: E402
-from kernel.consumer import LogReader, decode  # noqa: E402
-from kernel.serde import EventCodec  # noqa: E402
-from kernel.topics import CATALOG, Namespace  # noqa: E402
+from contract.serde import EventCodec  # noqa: E402
+from contract.topics import CATALOG, Namespace  # noqa: E402
+from eventlog.admin import TopicAdmin  # noqa: E402
+from eventlog.consumer import LogReader, decode  # noqa: E402
 from projections.db import connect, drop_with_companions  # noqa: E402
 from projections.migrate import fresh_schema  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402

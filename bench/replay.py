@@ -21,15 +21,16 @@ from typing import TypeVar
 
 from aitrader.stack.endpoints import endpoints
 from bench.common import rate, sample_ticks, scratch_namespace
+from contract.events import Event
+from contract.records import RawRecord, decode
+from contract.serde import EventCodec
+from contract.topics import INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, OffsetRanges
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, OffsetRanges
-from kernel.events import Event
-from kernel.records import RawRecord, decode
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
 from processors.replay.compare import Comparison, compare_topics
 from processors.replay.fast import run_fast
 from processors.replay.names import REPLAY_TOPICS
@@ -37,7 +38,6 @@ from processors.replay.pipeline import run_pipeline
 from processors.replay.start import start_kernel
 from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan, plan_day
-from processors.settings import KernelSettings
 
 DAY = date(2013, 9, 3)
 T = TypeVar("T")

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from aitrader.stack.endpoints import endpoints
 from bench.common import scratch_namespace
-from kernel.sampledata import WrittenDay, write_multi_symbol_day
-from kernel.topics import INPUTS
+from contract.topics import INPUTS
+from eventlog.sampledata import WrittenDay, write_multi_symbol_day
 from tests.workers import WorkerGroup, end_offsets, ingest
 
 COUNTS = (1, 2, 3)

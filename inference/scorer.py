@@ -11,7 +11,7 @@ not deterministic even at that resolution must have its outputs recorded as
 events instead of recomputed on replay.
 
 ``name``, ``version`` and ``sha256`` identify the model in the run manifest
-(``RunManifestRecorded``) and on every ``OrderIntent``; ``load_scorer`` refuses
+(``RunManifestRecorded``) and on every ``OrderIntent``; ``inference.models.load_scorer`` refuses
 a spec it cannot honour exactly, so a replay never silently runs another model.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
 
@@ -29,7 +28,7 @@ _MAX_SCORE = Decimal(1)
 # The features a model receives, in this order (``feature_vector``). A model
 # artifact is trained against this order; changing it is a new model version.
 # The names are those of the pattern engine's ``Signal.features``
-# (``processors/patterns.py``), where "sigma" is one bar's price volatility:
+# (``kernel/patterns.py``), where "sigma" is one bar's price volatility:
 #   signal_score       the pattern's own score in [-1, 1] (added by the strategy)
 #   zscore             the bar return against the previous bar returns, in standard deviations
 #   vwap_distance      (bar close - session VWAP) / sigma
@@ -92,28 +91,3 @@ class Scorer(Protocol):
     def score_batch(self, rows: Sequence[Mapping[str, float]]) -> list[Decimal]:
         """One score per row, in row order."""
         return [self.score(row) for row in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class ScorerSpec:
-    """Which model to run, as recorded in the run manifest."""
-
-    name: str
-    version: str
-
-
-def load_scorer(spec: ScorerSpec) -> Scorer:
-    """The scorer named by ``spec``; ``ValueError`` for an unknown name or a version we cannot provide.
-
-    Only the deterministic baseline exists so far; artifact-backed scorers
-    (ONNX Runtime with its execution-provider choice) will register here.
-    """
-    # Imported here because the baseline imports this module for the interface.
-    from inference.baseline import BaselineScorer
-
-    if spec.name != BaselineScorer.name:
-        raise ValueError(f"unknown scorer {spec.name!r}; known scorers: [{BaselineScorer.name!r}]")
-    if spec.version != BaselineScorer.version:
-        available = BaselineScorer.version
-        raise ValueError(f"scorer {spec.name!r} version {spec.version!r} is not available (this build: {available!r})")
-    return BaselineScorer()

@@ -5,6 +5,6 @@ events; ``instruments`` and ``positions`` value contracts and P&L exactly;
 ``risk`` is the pre-trade gate; ``simulator`` is the deterministic venue behind
 the ``broker`` protocol; ``book`` ties them together per symbol for the kernel
 driver. ``settings`` holds the value parsers the typed configs share
-(``processors.settings`` parses a kernel's settings once). Nothing here does
+(``kernel.settings`` parses a kernel's settings once). Nothing here does
 I/O, reads a clock or draws random numbers.
 """

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kernel.events import OrderFilled, TradingState
+from contract.events import OrderFilled, TradingState
 from oms.instruments import Instrument
 from oms.positions import Position
 from oms.settings import decimal_setting, refuse_unknown_keys

@@ -10,7 +10,7 @@ Five inputs, each returning the events it caused, in the order they happened:
 - ``on_session_start``: a new trading day (daily P&L, rate window, loss latch).
 
 The book is configured with typed values (``BookConfig``); the kernel parses the
-settings once (``processors.settings``) and tracks sessions and trading states for
+settings once (``kernel.settings``) and tracks sessions and trading states for
 every symbol, so the book keeps neither.
 
 Every event is applied to the orders and the position before it is returned, so
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kernel.derivation import Derivation
-from kernel.events import (
+from contract.derivation import Derivation
+from contract.events import (
     Envelope,
     Event,
     OrderAccepted,
@@ -39,7 +39,7 @@ from kernel.events import (
     TimeInForce,
     TradingState,
 )
-from kernel.ids import id_from_parts
+from contract.ids import id_from_parts
 from oms.instruments import Instrument
 from oms.order import ORDER_EVENT_TYPES, Order
 from oms.positions import Position

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kernel.derivation import Derivation
-from kernel.events import Event, Tick
+from contract.derivation import Derivation
+from contract.events import Event, Tick
 from oms.order import Order
 
 

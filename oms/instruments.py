@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kernel.calendar import VENUE_CALENDARS, UnknownVenue
-from kernel.events import ConfigApplied
+from contract.events import ConfigApplied
+from marketdata.calendar import VENUE_CALENDARS, UnknownVenue
 from oms.settings import decimal_setting
 
 PREFIX = "instrument."

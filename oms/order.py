@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kernel import events as ev
-from kernel.scaled import QUANTUM
+from contract import events as ev
+from contract.scaled import QUANTUM
 from oms.fsm import TERMINAL_STATUSES, OrderStatus, OrderTrigger, transition
 
 _ZERO = Decimal(0)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kernel.events import OrderFilled
-from kernel.scaled import QUANTUM
+from contract.events import OrderFilled
+from contract.scaled import QUANTUM
 
 _ZERO = Decimal(0)
 

@@ -37,8 +37,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kernel.events import OrderIntent, OrderType, Side, TradingState
-from kernel.scaled import QUANTUM
+from contract.events import OrderIntent, OrderType, Side, TradingState
+from contract.scaled import QUANTUM
 from oms.instruments import Instrument
 from oms.settings import settings_for
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from kernel.derivation import Derivation
-from kernel.events import (
+from contract.derivation import Derivation
+from contract.events import (
     Envelope,
     Event,
     OrderCanceled,
@@ -35,7 +35,7 @@ from kernel.events import (
     Tick,
     TimeInForce,
 )
-from kernel.scaled import QUANTUM
+from contract.scaled import QUANTUM
 from oms.instruments import Instrument
 from oms.order import Order, initialized_from_state, initialized_to_state
 from oms.settings import settings_for

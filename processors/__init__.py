@@ -1,1 +1,1 @@
-"""Pure stream processors: indicators, time bars and the pattern engine that turns ticks into signals."""
+"""The processes that drive the kernel over the log: ``live`` (the Faust worker and the account monitor) and ``replay``."""

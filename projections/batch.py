@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from kernel.consumer import RawRecord, UndecodableRecord, decode
-from kernel.events import Event, ProjectionRecordSkipped
-from kernel.serde import EventCodec
+from contract.events import Event, ProjectionRecordSkipped
+from contract.serde import EventCodec
+from eventlog.consumer import RawRecord, UndecodableRecord, decode
 from oms.instruments import UnknownInstrument
 from projections import offsets
 from projections.readmodels.base import Context, Item

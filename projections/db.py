@@ -13,7 +13,7 @@ import re
 import psycopg
 import sqlalchemy as sa
 
-from kernel.endpoints import libpq_url, sqlalchemy_url
+from eventlog.endpoints import libpq_url, sqlalchemy_url
 
 DEFAULT_SCHEMA = "aitrader"
 AUTH_SUFFIX = "_auth"

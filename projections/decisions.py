@@ -15,13 +15,13 @@ from collections.abc import Mapping
 
 from confluent_kafka import KafkaException
 
-from kernel import __version__
-from kernel.consumer import LogReader, RawRecord, UndecodableRecord, decode
-from kernel.events import Envelope, Event, ProjectionRecordSkipped
-from kernel.ids import id_from_parts
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import OPS_DECISIONS, Namespace, by_name
+from contract import __version__
+from contract.events import Envelope, Event, ProjectionRecordSkipped
+from contract.ids import id_from_parts
+from contract.serde import EventCodec
+from contract.topics import OPS_DECISIONS, Namespace, by_name
+from eventlog.consumer import LogReader, RawRecord, UndecodableRecord, decode
+from eventlog.producer import EventProducer
 from projections.registry import PROJECTIONS
 
 PRODUCER = f"ops/{__version__}"

@@ -30,15 +30,22 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from kernel.consumer import LogReader, RawRecord, UndecodableRecord, decode
-from kernel.events import ConfigApplied, ProjectionRecordSkipped
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
+from contract.events import ConfigApplied, ProjectionRecordSkipped
+from contract.serde import EventCodec
+from contract.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
+from eventlog.consumer import LogReader, RawRecord, UndecodableRecord, decode
+from eventlog.producer import EventProducer
+from kernel.runner import dead_letter
 from oms.instruments import UnknownInstrument
-from processors.runner import dead_letter
 from projections import offsets
-from projections.batch import Decoded, OffsetsMovedBack, Poison, Refusal, apply_batch, decode_batch
+from projections.batch import (
+    Decoded,
+    OffsetsMovedBack,
+    Poison,
+    Refusal,
+    apply_batch,
+    decode_batch,
+)
 from projections.db import connect
 from projections.decisions import SkipKey, read_skips
 from projections.prefetch import prefetched

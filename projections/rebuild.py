@@ -22,14 +22,20 @@ from dataclasses import dataclass
 
 import psycopg
 
-from kernel.consumer import LogReader
-from kernel.topics import Namespace
-from projections.db import RETIRED_SUFFIX, build_schema, checked_schema, connect, drop_schema, schema_exists
+from contract.topics import Namespace
+from eventlog.consumer import LogReader
+from projections.db import (
+    RETIRED_SUFFIX,
+    build_schema,
+    checked_schema,
+    connect,
+    drop_schema,
+    schema_exists,
+)
 from projections.migrate import upgrade_read_models
 from projections.projector import DEFAULT_BATCH, BatchReport, Projector, Totals
 from projections.readmodels.base import Context
 from projections.registry import TOPICS, Projection, by_names
-
 
 SWAP_ATTEMPTS = 20
 SWAP_LOCK_TIMEOUT = "2s"

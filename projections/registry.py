@@ -11,7 +11,18 @@ from dataclasses import dataclass
 
 import psycopg
 
-from kernel.topics import CONTROL, DEAD_LETTER, FILLS, INPUTS, INTENTS, MANIFESTS, ORDERS, SIGNALS, SNAPSHOTS, TopicSpec
+from contract.topics import (
+    CONTROL,
+    DEAD_LETTER,
+    FILLS,
+    INPUTS,
+    INTENTS,
+    MANIFESTS,
+    ORDERS,
+    SIGNALS,
+    SNAPSHOTS,
+    TopicSpec,
+)
 from projections.readmodels import bars, index, ledger, marks, orders, signals
 from projections.readmodels.base import Context, Item
 

@@ -2,7 +2,7 @@
 
 For the projection tests and benchmarks: the ticks go onto the input topic,
 are read back with their real partitions and offsets, and run through the
-pure kernel (``processors.runner.KernelRunner``) in-process; its signals,
+pure kernel (``kernel.runner.KernelRunner``) in-process; its signals,
 intents, orders, fills and snapshots are produced to their topics exactly as
 the live kernel would route them.
 """
@@ -15,17 +15,18 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.events import Event, Tick
+from contract.partitioner import partition_for
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.ingest import SAMPLE_DAY, read_ticks
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.calendar import VenueCalendars
-from kernel.consumer import LogReader
-from kernel.events import Event, Tick
-from kernel.producer import EventProducer
-from kernel.ingest import SAMPLE_DAY, read_ticks
-from kernel.partitioner import partition_for
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
-from processors.runner import KernelRunner
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
+from marketdata.calendar import VenueCalendars
+
 
 @dataclass
 class SeedReport:

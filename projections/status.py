@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from kernel.consumer import LogReader
-from kernel.topics import Namespace
+from contract.topics import Namespace
+from eventlog.consumer import LogReader
 from projections.registry import PROJECTIONS, TOPICS
 
 

@@ -1,7 +1,7 @@
 """Drives one symbol's ``OmsBook`` the way the kernel does, for the OMS tests.
 
 The book takes typed configs and resolved trading states; the kernel
-(``processors.engine``) parses settings once and decides which kill-switch
+(``kernel.engine``) parses settings once and decides which kill-switch
 and config inputs concern the symbol. This does the same for one symbol, so
 the OMS tests can keep feeding raw inputs.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel import events as ev
-from kernel.derivation import Derivation
+from contract import events as ev
+from contract.derivation import Derivation
+from kernel.settings import KernelSettings
 from oms.book import OmsBook
-from processors.settings import KernelSettings
 
 Input = ev.Tick | ev.OrderIntent | ev.TradingStateChanged | ev.ConfigChanged
 

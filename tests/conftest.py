@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kernel.admin import TopicAdmin
-from kernel.topics import CATALOG, Namespace
+from contract.topics import CATALOG, Namespace
+from eventlog.admin import TopicAdmin
 
 pytest_plugins = ["tests.infra"]
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies that build any event of ``kernel.events`` from its type hints."""
+"""Hypothesis strategies that build any event of ``contract.events`` from its type hints."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from kernel.events import ALL_EVENT_TYPES, Envelope, Event
+from contract.events import ALL_EVENT_TYPES, Envelope, Event
 
 LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 # Scaled longs hold up to about 9.2e10 with 8 decimal places.

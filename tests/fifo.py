@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from kernel.events import OrderFilled
+from contract.events import OrderFilled
 
 Lots = deque[list[Decimal]]  # [signed quantity, price], oldest first
 

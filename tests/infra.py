@@ -27,7 +27,12 @@ import pytest
 from aitrader.stack import kafka as local_kafka
 from aitrader.stack import postgres as local_postgres
 from aitrader.stack.paths import StackError
-from kernel.endpoints import DATABASE_ENV, KAFKA_ENV, database_from_env, kafka_from_env
+from eventlog.endpoints import (
+    DATABASE_ENV,
+    KAFKA_ENV,
+    database_from_env,
+    kafka_from_env,
+)
 
 # testcontainers' own default tag: the one its Redpanda start script is tested with.
 REDPANDA_IMAGE = os.environ.get(

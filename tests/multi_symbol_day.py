@@ -23,14 +23,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from kernel.calendar import venue_zone
-from kernel.control import EARLIEST_TIME_MS
-from kernel.events import Envelope, Event, TradingState, TradingStateChanged
-from kernel.ids import id_from_parts
-from kernel.partitioner import partition_for
-from kernel.sampledata import multi_symbol_ticks
-from kernel.synthetic import DEFAULT_SYMBOLS
-from kernel.topics import INPUTS
+from contract.events import Envelope, Event, TradingState, TradingStateChanged
+from contract.ids import id_from_parts
+from contract.partitioner import partition_for
+from contract.topics import INPUTS
+from eventlog.control import EARLIEST_TIME_MS
+from eventlog.sampledata import multi_symbol_ticks
+from marketdata.calendar import venue_zone
+from marketdata.synthetic import DEFAULT_SYMBOLS
 
 # Limit orders resting 20 ticks behind the last trade, good till canceled: several rest at every switch below.
 RESTING = {"strategy.order_type": "LIMIT", "strategy.limit_offset_ticks": "-20", "strategy.time_in_force": "GTC"}
@@ -78,7 +78,7 @@ def _switch(inputs: dict[int, list[Event]], switch: Switch) -> None:
     latest = max((log[-1].event_time_ms for log in inputs.values() if log), default=EARLIEST_TIME_MS)
     for partition in partitions:
         log = inputs[partition]
-        time_ms = log[-1].event_time_ms if log else latest  # as kernel.control stamps an empty partition
+        time_ms = log[-1].event_time_ms if log else latest  # as eventlog.control stamps an empty partition
         event_id = id_from_parts("control", INPUTS.name, partition, len(log), f"{switch.state.value} {switch.symbol or '*'}")
         envelope = Envelope(event_id, time_ms, "control/test", None, event_id)
         log.append(TradingStateChanged(envelope, switch.symbol, switch.state, "golden day drill", "ops"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kernel.derivation import Derivation
-from kernel.events import (
+from contract.derivation import Derivation
+from contract.events import (
     ConfigChanged,
     Envelope,
     OrderIntent,
@@ -20,7 +20,7 @@ from kernel.events import (
     TradingState,
     TradingStateChanged,
 )
-from kernel.ids import id_from_record
+from contract.ids import id_from_record
 
 INPUT_TOPIC = "test.inputs"
 PRODUCER = "oms-test/0"

@@ -12,13 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kernel.consumer import LogReader
-from kernel.events import Envelope, OrderDenied, OrderInitialized, OrderRejected, OrderType, Side, TimeInForce
-from kernel.partitioner import partition_for
-from kernel.producer import EventProducer
-from kernel.records import decode
-from kernel.serde import EventCodec
-from kernel.topics import ORDERS, Namespace
+from contract.events import (
+    Envelope,
+    OrderDenied,
+    OrderInitialized,
+    OrderRejected,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from contract.partitioner import partition_for
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import ORDERS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.producer import EventProducer
 from projections.seed import sample_ticks, seed
 
 # An OrderRejected as the kernel wrote it for a risk refusal before OrderDenied existed (bytes taken from that code).

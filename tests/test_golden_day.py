@@ -13,12 +13,12 @@ from collections import Counter
 import pytest
 
 from bench.common import sample_ticks
+from contract.events import Event, KernelSnapshotTaken, OrderFilled, Tick
+from contract.serde import EventCodec
+from contract.topics import CONTROL, DERIVED, topic_for
 from inference.baseline import BaselineScorer
-from kernel.events import Event, KernelSnapshotTaken, OrderFilled, Tick
-from kernel.serde import EventCodec
-from kernel.topics import CONTROL, DERIVED, topic_for
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
 
 pytestmark = pytest.mark.slow
 

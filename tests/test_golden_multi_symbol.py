@@ -19,13 +19,19 @@ from decimal import Decimal
 
 import pytest
 
+from contract.events import (
+    Event,
+    KernelSnapshotTaken,
+    OrderCanceled,
+    OrderFilled,
+    TradingStateApplied,
+)
+from contract.serde import EventCodec
+from contract.topics import DERIVED, topic_for
 from inference.baseline import BaselineScorer
-from kernel.events import Event, KernelSnapshotTaken, OrderCanceled, OrderFilled, TradingStateApplied
-from kernel.serde import EventCodec
-from kernel.synthetic import DEFAULT_SYMBOLS
-from kernel.topics import DERIVED, topic_for
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
+from marketdata.synthetic import DEFAULT_SYMBOLS
 from tests.fifo import Lots, book_fill
 from tests.multi_symbol_day import SETTINGS, partition_inputs
 

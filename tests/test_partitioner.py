@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernel.partitioner import murmur2, partition_for
+from contract.partitioner import murmur2, partition_for
 
 JAVA_VECTORS = {
     b"21": -973932308,

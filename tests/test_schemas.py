@@ -16,11 +16,22 @@ from fastavro import schemaless_writer
 from typer.testing import CliRunner
 
 from aitrader.cli import app
-from kernel.compat import check, release
-from kernel.events import ALL_EVENT_TYPES, Envelope, Event, OrderDenied, OrderRejected, Tick
-from kernel.scaled import SCALED_SUFFIX
-from kernel.schema_registry import SchemaRegistry, default_schemas_dir, load_schema_file
-from kernel.serde import MAGIC, EventCodec
+from contract.compat import check, release
+from contract.events import (
+    ALL_EVENT_TYPES,
+    Envelope,
+    Event,
+    OrderDenied,
+    OrderRejected,
+    Tick,
+)
+from contract.scaled import SCALED_SUFFIX
+from contract.schema_registry import (
+    SchemaRegistry,
+    default_schemas_dir,
+    load_schema_file,
+)
+from contract.serde import MAGIC, EventCodec
 from tests.refusals import OLD_RISK_REJECTION
 
 REPO_SCHEMAS = default_schemas_dir()

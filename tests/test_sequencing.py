@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kernel import sequencing
-from kernel.events import Tick
-from kernel.sequencing import (
+from contract import sequencing
+from contract.events import Tick
+from contract.sequencing import (
     DEFAULT_LATE_TOLERANCE_MS,
     SequenceGate,
     SequenceOverflow,
@@ -16,7 +16,7 @@ from kernel.sequencing import (
     sequence_time_ms,
     tick_sequence,
 )
-from kernel.tickfile import TickFileError, TickParser, parse_lines
+from marketdata.tickfile import TickFileError, TickParser, parse_lines
 
 CHICAGO = ZoneInfo("America/Chicago")
 HEADER = "DateTime,Price,Volume\n"

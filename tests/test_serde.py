@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 
-from kernel.events import ALL_EVENT_TYPES, Envelope, Event, Tick
-from kernel.scaled import InexactScaleError, from_scaled, to_scaled
-from kernel.serde import MAGIC, DecodeError, EncodeError, EventCodec
+from contract.events import ALL_EVENT_TYPES, Envelope, Event, Tick
+from contract.scaled import InexactScaleError, from_scaled, to_scaled
+from contract.serde import MAGIC, DecodeError, EncodeError, EventCodec
 from tests.event_strategies import ANY_EVENT
 
 CODEC = EventCodec()

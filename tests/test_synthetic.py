@@ -16,15 +16,19 @@ from typer.testing import CliRunner
 
 from aitrader.cli import app
 from aitrader.commands.common import parse_settings
-from kernel.calendar import venue_zone
-from kernel.events import Tick
-from kernel.ingest import SAMPLE_DAY, TickFile
-from kernel.partitioner import partition_for
-from kernel.sampledata import WrittenDay, multi_symbol_ticks, write_multi_symbol_day
-from kernel.sequencing import merge_in_time
-from kernel.synthetic import DEFAULT_SYMBOLS, SYNTHETIC_PREFIX, Cut, file_name
-from kernel.topics import INPUTS
-from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, SYMBOL, instruments_from_settings
+from contract.events import Tick
+from contract.partitioner import partition_for
+from contract.sequencing import merge_in_time
+from contract.topics import INPUTS
+from eventlog.ingest import SAMPLE_DAY, TickFile
+from eventlog.sampledata import WrittenDay, multi_symbol_ticks, write_multi_symbol_day
+from marketdata.calendar import venue_zone
+from marketdata.synthetic import DEFAULT_SYMBOLS, SYNTHETIC_PREFIX, Cut, file_name
+from oms.instruments import (
+    BUILTIN_INSTRUMENT_SETTINGS,
+    SYMBOL,
+    instruments_from_settings,
+)
 
 SMALL = {"every": 4, "until": "2013-09-02 04:00"}  # ~8,000 ES rows, YM already trading (from 03:00)
 WHOLE_DAY_EVERY = 20

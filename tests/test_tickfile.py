@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from kernel.events import Tick
-from kernel.tickfile import BadRow, TickFileError, TickParser, parse_lines
+from contract.events import Tick
+from marketdata.tickfile import BadRow, TickFileError, TickParser, parse_lines
 
 CHICAGO = ZoneInfo("America/Chicago")
 

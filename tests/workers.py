@@ -12,7 +12,7 @@ of each event id. Each derived partition is written by one kernel (symbols and
 partition state are co-partitioned with ``inputs``), so that order is the
 kernel's own, whichever workers ran it and however often they were killed.
 Snapshots are left out, as the replay's comparison leaves them out
-(``kernel.topics.DERIVED``): they are where recovery starts, not decisions.
+(``contract.topics.DERIVED``): they are where recovery starts, not decisions.
 
 Shared by the integration tests and ``bench/workers.py``, so it raises plain
 errors (with the tails of the workers' logs), never pytest's.
@@ -30,18 +30,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.partitioner import partition_for
+from contract.records import RawRecord, decode
+from contract.serde import EventCodec
+from contract.topics import DERIVED, INPUTS, Namespace, TopicSpec
+from eventlog.consumer import LogReader
+from eventlog.sampledata import WrittenDay
 from inference.baseline import BaselineScorer
-from kernel.consumer import LogReader
-from kernel.partitioner import partition_for
-from kernel.records import RawRecord, decode
-from kernel.sampledata import WrittenDay
-from kernel.serde import EventCodec
-from kernel.topics import DERIVED, INPUTS, Namespace, TopicSpec
-from processors.engine import TradingKernel
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
 from processors.live.app import CommitProbe, group_id
 from processors.live.faults import ENVIRONMENT as FAULT_ENVIRONMENT
-from processors.runner import KernelRunner
-from processors.settings import KernelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.2

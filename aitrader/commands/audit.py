@@ -29,8 +29,23 @@ from aitrader.commands.audit_keys import (
 )
 from aitrader.commands.common import console, fail, format_time_ms, parse_time_ms, zone
 from aitrader.stack.endpoints import endpoints
-from kernel.admin import TopicAdmin
-from kernel.audit.bundle import (
+from audit.events import Checkpoint
+from audit.sign import (
+    CERTIFICATE_FILE,
+    PUBLIC_FILE,
+    ROOT_PUBLIC_FILE,
+    PublicKey,
+    load_or_create,
+)
+from audit.trust import KeyStatement, Trust, describe_namespace
+from audit.verify import Expectation, Head, PartitionReport
+from contract.jsonview import record_view
+from contract.records import RawRecord, UndecodableRecord, decode
+from contract.schema_registry import SchemaRegistry
+from contract.serde import EventCodec
+from contract.topics import Namespace, TopicSpec, by_name
+from eventlog.admin import TopicAdmin
+from eventlog.audit.bundle import (
     CHECKPOINTS,
     KEYS,
     RECORDS,
@@ -42,19 +57,17 @@ from kernel.audit.bundle import (
     parse_record_line,
     verify_bundle,
 )
-from kernel.audit.events import Checkpoint
-from kernel.audit.notary import POLL_S, SEAL_AFTER_S, SEAL_EVERY, Notary, NotaryError, PassStats
-from kernel.audit.onlog import EVENT_TOPICS, read_audit_log, verify_log
-from kernel.audit.sign import CERTIFICATE_FILE, PUBLIC_FILE, ROOT_PUBLIC_FILE, PublicKey, load_or_create
-from kernel.audit.trace import trace_order
-from kernel.audit.trust import KeyStatement, Trust, describe_namespace
-from kernel.audit.verify import Expectation, Head, PartitionReport
-from kernel.consumer import LogReader
-from kernel.jsonview import record_view
-from kernel.records import RawRecord, UndecodableRecord, decode
-from kernel.schema_registry import SchemaRegistry
-from kernel.serde import EventCodec
-from kernel.topics import Namespace, TopicSpec, by_name
+from eventlog.audit.notary import (
+    POLL_S,
+    SEAL_AFTER_S,
+    SEAL_EVERY,
+    Notary,
+    NotaryError,
+    PassStats,
+)
+from eventlog.audit.onlog import EVENT_TOPICS, read_audit_log, verify_log
+from eventlog.audit.trace import trace_order
+from eventlog.consumer import LogReader
 
 FOUND_PROBLEMS = 1
 

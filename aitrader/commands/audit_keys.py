@@ -24,9 +24,7 @@ from confluent_kafka import KafkaException
 from aitrader.commands.common import console, fail
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
-from kernel.audit.bundle import BundleError, read_statements
-from kernel.audit.onlog import AuditLog, log_reader, read_audit_log
-from kernel.audit.sign import (
+from audit.sign import (
     CERTIFICATE_FILE,
     PRIVATE_FILE,
     PUBLIC_FILE,
@@ -35,11 +33,13 @@ from kernel.audit.sign import (
     PublicKey,
     SigningKey,
 )
-from kernel.audit.trust import KeyStatement, Trust, describe_namespace
-from kernel.consumer import LogReader
-from kernel.producer import EventProducer
-from kernel.records import UndecodableRecord
-from kernel.topics import AUDIT_CHECKPOINTS, Namespace
+from audit.trust import KeyStatement, Trust, describe_namespace
+from contract.records import UndecodableRecord
+from contract.topics import AUDIT_CHECKPOINTS, Namespace
+from eventlog.audit.bundle import BundleError, read_statements
+from eventlog.audit.onlog import AuditLog, log_reader, read_audit_log
+from eventlog.consumer import LogReader
+from eventlog.producer import EventProducer
 
 keys_app = typer.Typer(help="The root key and the notary keys it certifies: rotation and revocation.", no_args_is_help=True)
 

@@ -6,10 +6,10 @@ import typer
 
 from aitrader.commands.common import console, fail, setting_pairs
 from aitrader.stack.endpoints import endpoints
-from kernel.control import publish_settings, publish_trading_state
-from kernel.events import TradingState
-from kernel.topics import Namespace
-from processors.settings import validate_change
+from contract.events import TradingState
+from contract.topics import Namespace
+from eventlog.control import publish_settings, publish_trading_state
+from kernel.settings import validate_change
 
 control_app = typer.Typer(help="Kill switch (halt, reduce, resume) and configuration changes.", no_args_is_help=True)
 

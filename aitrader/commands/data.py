@@ -1,4 +1,4 @@
-"""``aitrader data``: the test data beyond the sample day (the multi-symbol day, ``kernel.synthetic``)."""
+"""``aitrader data``: the test data beyond the sample day (the multi-symbol day, ``marketdata.synthetic``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from aitrader.commands.common import console, fail
-from kernel.sampledata import write_multi_symbol_day
+from eventlog.sampledata import write_multi_symbol_day
 
 data_app = typer.Typer(help="Sample and synthetic market data.", no_args_is_help=True, pretty_exceptions_enable=False)
 

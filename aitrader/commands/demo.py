@@ -15,7 +15,7 @@ import time
 import typer
 
 from aitrader.commands.common import console, fail
-from kernel.ingest import SAMPLE_DAY as SAMPLE
+from eventlog.ingest import SAMPLE_DAY as SAMPLE
 
 
 def _step(title: str, *args: str) -> None:

@@ -5,14 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from aitrader.commands.common import console, fail, format_time_ms, parse_settings
 from aitrader.stack.endpoints import endpoints
-from kernel.admin import TopicAdmin
-from kernel.calendar import venue_zone
-from kernel.consumer import LogReader
-from kernel.ingest import (
+from contract.partitioner import partition_for
+from contract.sequencing import DEFAULT_LATE_TOLERANCE_MS, SequenceGate
+from contract.topics import INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader
+from eventlog.ingest import (
     BadInputError,
     IngestRefused,
     IngestReport,
@@ -25,12 +33,10 @@ from kernel.ingest import (
     plan,
     publish_merged,
 )
-from kernel.logtail import read_tails
-from kernel.partitioner import partition_for
-from kernel.producer import EventProducer
-from kernel.sequencing import DEFAULT_LATE_TOLERANCE_MS, SequenceGate
-from kernel.tickfile import TickFileError
-from kernel.topics import INPUTS, Namespace
+from eventlog.logtail import read_tails
+from eventlog.producer import EventProducer
+from marketdata.calendar import venue_zone
+from marketdata.tickfile import TickFileError
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, SYMBOL, instrument
 
 COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -9,10 +9,10 @@ import typer
 
 from aitrader.commands.common import fail, format_time_ms, parse_time_ms, zone
 from aitrader.stack.endpoints import endpoints
-from kernel.consumer import LogReader, UndecodableRecord, decode
-from kernel.jsonview import record_view
-from kernel.serde import EventCodec
-from kernel.topics import Namespace, by_name
+from contract.jsonview import record_view
+from contract.serde import EventCodec
+from contract.topics import Namespace, by_name
+from eventlog.consumer import LogReader, UndecodableRecord, decode
 
 log_app = typer.Typer(help="Read the event log.", no_args_is_help=True)
 

@@ -6,9 +6,9 @@ import typer
 
 from aitrader.commands.common import console
 from aitrader.stack.endpoints import endpoints
-from kernel.control import publish_control
-from kernel.events import TradingStateChanged
-from kernel.topics import Namespace
+from contract.events import TradingStateChanged
+from contract.topics import Namespace
+from eventlog.control import publish_control
 from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
 

@@ -17,20 +17,31 @@ import psycopg
 import typer
 from confluent_kafka import KafkaException
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from aitrader.commands.common import console, fail, format_time_ms
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
-from kernel.consumer import LogReader
-from kernel.producer import DeliveryError
-from kernel.topics import OPS_DECISIONS, Namespace
+from contract.topics import OPS_DECISIONS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.producer import DeliveryError
 from projections.db import DEFAULT_SCHEMA, auth_schema, checked_schema, connect
+from projections.decisions import SkipRefused, record_skip
 from projections.migrate import current_revisions, upgrade
 from projections.models import ROLES
-from projections.decisions import SkipRefused, record_skip
-from projections.projector import DEFAULT_BATCH, BatchReport, ProjectionStopped, Projector
+from projections.projector import (
+    DEFAULT_BATCH,
+    BatchReport,
+    ProjectionStopped,
+    Projector,
+)
 from projections.rebuild import rebuild, records_to_read
 from projections.registry import PROJECTIONS, Projection, by_names
 from projections.status import lags

@@ -23,9 +23,9 @@ import typer
 
 from aitrader.commands.common import console, fail, format_time_ms, setting_pairs, zone
 from aitrader.stack.endpoints import endpoints
-from kernel.consumer import OffsetRanges
-from kernel.digest import Divergence, LoggedEvent
-from kernel.topics import INPUTS, Namespace
+from contract.digest import Divergence, LoggedEvent
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import OffsetRanges
 from processors.replay.errors import ReplayRefused, ReplaySpecError
 from processors.replay.fast import READ_BATCH
 from processors.replay.outcome import ReplayOutcome

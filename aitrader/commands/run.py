@@ -6,17 +6,31 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from aitrader.commands.common import console, fail, parse_settings
 from aitrader.stack.endpoints import endpoints
+from contract.topics import INPUTS, Namespace
+from eventlog.admin import TopicAdmin
 from inference.baseline import BaselineScorer
-from inference.scorer import ScorerSpec, load_scorer
-from kernel.admin import TopicAdmin
-from kernel.topics import INPUTS, Namespace
-from processors.live.app import BATCH_MAX, BATCH_WITHIN_S, LiveWorker, PipelineConfig, PipelineStats, group_id
+from inference.models import ScorerSpec, load_scorer
+from kernel.settings import KernelSettings
+from processors.live.app import (
+    BATCH_MAX,
+    BATCH_WITHIN_S,
+    LiveWorker,
+    PipelineConfig,
+    PipelineStats,
+    group_id,
+)
 from processors.live.manifest import record_manifest
-from processors.settings import KernelSettings
 
 LOG_EVERY_S = 5.0
 

@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from aitrader.commands.common import console, fail
-from kernel.compat import check, release
-from kernel.schema_registry import SchemaRegistry, default_schemas_dir
+from contract.compat import check, release
+from contract.schema_registry import SchemaRegistry, default_schemas_dir
 
 schemas_app = typer.Typer(help="Check and release the event schemas (schemas/events, schemas/released).", no_args_is_help=True)
 

@@ -7,10 +7,10 @@ from rich.table import Table
 
 from aitrader.commands.common import console
 from aitrader.stack.endpoints import endpoints
-from kernel.admin import TopicAdmin
-from kernel.topics import Namespace
+from contract.topics import Namespace
+from eventlog.admin import TopicAdmin
 
-topics_app = typer.Typer(help="Create and inspect the topics of the catalog (kernel/topics.py).", no_args_is_help=True)
+topics_app = typer.Typer(help="Create and inspect the topics of the catalog (contract/topics.py).", no_args_is_help=True)
 
 NamespaceOption = typer.Option("", "--namespace", help="Topic name prefix, e.g. 'replay.day1.' (default: live topics).")
 

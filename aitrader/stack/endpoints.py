@@ -1,30 +1,19 @@
 """Where the rest of the project finds the broker and the database.
 
 Environment variables win (CI, a shared broker, testcontainers; read in
-``kernel.endpoints``), otherwise the local stack's fixed addresses. This module
+``eventlog.endpoints``), otherwise the local stack's fixed addresses. This module
 starts nothing: `aitrader stack up` (or the test fixtures) do that.
 """
 
 from __future__ import annotations
 
-from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, LOCAL_HOST, kafka_port
-from kernel.endpoints import database_from_env, kafka_from_env
-
-DEFAULT_PG_PORT = 5432
+from aitrader.stack.paths import LOCAL_HOST, kafka_port
+from aitrader.stack.postgres import local_database_url
+from eventlog.endpoints import database_from_env, kafka_from_env
 
 
 def local_bootstrap() -> str:
     return f"{LOCAL_HOST}:{kafka_port()}"
-
-
-def local_database_url(port: int | None = None) -> str:
-    """The local stack's URL; the port comes from the Debian cluster when known."""
-    if port is None:
-        # Imported here: postgres.py imports this module.
-        from aitrader.stack.postgres import detected_port
-
-        port = detected_port() or DEFAULT_PG_PORT
-    return f"postgresql+psycopg://{DB_USER}:{DB_PASSWORD}@{LOCAL_HOST}:{port}/{DB_NAME}"
 
 
 def endpoints() -> tuple[str, str]:

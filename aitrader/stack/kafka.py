@@ -32,7 +32,7 @@ from aitrader.stack.paths import (
     kafka_port,
 )
 from aitrader.stack.proc import Report, locked, quiet, run, tail
-from kernel.endpoints import kafka_from_env
+from eventlog.endpoints import kafka_from_env
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 60.0

@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from aitrader.stack.endpoints import local_database_url
-from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, StackError, StackPaths
+from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, LOCAL_HOST, StackError, StackPaths
 from aitrader.stack.proc import Report, locked, quiet, run
-from kernel.endpoints import database_from_env, libpq_url
+from eventlog.endpoints import database_from_env, libpq_url
 
 PG_ROOT = Path("/usr/lib/postgresql")
 CLUSTER_NAME = "main"
 CONNECT_TIMEOUT_S = 30.0
+DEFAULT_PG_PORT = 5432
 
 
 # ---------------------------------------------------------------- install
@@ -105,6 +105,13 @@ def detected_port() -> int | None:
     except StackError:
         return None
     return cluster.port if cluster else None
+
+
+def local_database_url(port: int | None = None) -> str:
+    """The local stack's URL; the port comes from the Debian cluster when known."""
+    if port is None:
+        port = detected_port() or DEFAULT_PG_PORT
+    return f"postgresql+psycopg://{DB_USER}:{DB_PASSWORD}@{LOCAL_HOST}:{port}/{DB_NAME}"
 
 
 def _ensure_cluster(paths: StackPaths, report: Report) -> Cluster:

@@ -1,6 +1,6 @@
 """GET /api/audit/events: records of one topic, decoded, as JSON lines (auditors).
 
-Each line is ``kernel.jsonview.record_view`` of one record: where it sits
+Each line is ``contract.jsonview.record_view`` of one record: where it sits
 (topic, partition, offset, timestamp), its key, headers and schema
 fingerprint, and the decoded event with its envelope (event id, causation and
 correlation ids). A record that does not decode is a line with ``undecodable``
@@ -28,11 +28,11 @@ from fastapi.responses import StreamingResponse
 from api import params
 from api.auth import AUDIT, require
 from api.errors import ApiError, bad_request
-from kernel.consumer import LogReader, OffsetRanges, UndecodableRecord, decode
-from kernel.jsonview import record_view
-from kernel.records import RawRecord
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, by_name
+from contract.jsonview import record_view
+from contract.records import RawRecord
+from contract.serde import EventCodec
+from contract.topics import CATALOG, by_name
+from eventlog.consumer import LogReader, OffsetRanges, UndecodableRecord, decode
 
 router = APIRouter(tags=["audit"], dependencies=[Depends(require(*AUDIT))])
 DEFAULT_LIMIT = 1000

@@ -12,7 +12,7 @@ from api.auth import READ, require
 from api.listing import page
 from api.pagination import Key
 from api.routers.common import CURSOR, FROM, LIMIT, SYMBOL, TO, time_filters
-from kernel.scaled import QUANTUM
+from contract.scaled import QUANTUM
 from projections.models import bars_1m
 
 router = APIRouter(tags=["bars"], dependencies=[Depends(require(*READ))])

@@ -1,6 +1,6 @@
 """POST /api/control/*: ops' kill switch and configuration changes, as events on the kernel's input (ops).
 
-The events go through ``kernel.control`` like ``aitrader control``: onto the
+The events go through ``eventlog.control`` like ``aitrader control``: onto the
 input partition of the symbol (every partition without one), stamped with that
 partition's current event time, never the wall clock. The actor recorded on
 the event is the name of the API key's owner. The answer is 202: the events
@@ -23,11 +23,11 @@ from api.inputs import printable
 from api.keys import Principal
 from api.serialize import iso_time
 from api.settings import ApiSettings
-from kernel.control import publish_settings, publish_trading_state
-from kernel.events import Event, TradingState
-from kernel.producer import DeliveryError
-from kernel.topics import INPUTS, Namespace
-from processors.settings import validate_change
+from contract.events import Event, TradingState
+from contract.topics import INPUTS, Namespace
+from eventlog.control import publish_settings, publish_trading_state
+from eventlog.producer import DeliveryError
+from kernel.settings import validate_change
 
 OPS = ("ops",)
 router = APIRouter(tags=["control"])

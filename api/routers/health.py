@@ -20,10 +20,10 @@ from api.broker import BrokerProbe
 from api.database import Database, as_of
 from api.serialize import iso_time
 from api.settings import ApiSettings
-from kernel.consumer import LogReader, UndecodableRecord, decode
-from kernel.events import RunManifestRecorded
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, MANIFESTS
+from contract.events import RunManifestRecorded
+from contract.serde import EventCodec
+from contract.topics import INPUTS, MANIFESTS
+from eventlog.consumer import LogReader, UndecodableRecord, decode
 from processors.live.app import CommitProbe, group_id
 from projections.status import PartitionLag
 

@@ -8,7 +8,7 @@ URLs end up in access logs and proxies' logs, so a ``key`` query parameter is
 refused outright (4400 ``key_in_query``), whether the key is good or not.
 
 The first message from the server says what was subscribed; then one JSON
-message per event (``kernel.jsonview.record_view``). Refusals close the socket
+message per event (``contract.jsonview.record_view``). Refusals close the socket
 with code 4000 + the HTTP status and the error code as the reason (4401, 4403,
 4429, 4400, 4503); revoking the key closes its open sockets with 4401
 ``key_revoked``; a client that falls ``monitor_buffer`` events behind is closed

@@ -26,10 +26,10 @@ from api.auth import STATUS, require
 from api.errors import ApiError, bad_request
 from api.replay_jobs import ReplayJobs
 from api.settings import ApiSettings
+from kernel.settings import validate_change
 from processors.replay.names import BadReplayName, check_name
 from processors.replay.spec import ReplaySpec
 from processors.replay.window import DayWindow, OffsetWindow, parse_offsets
-from processors.settings import validate_change
 
 REPORTS_ROOT = Path(tempfile.gettempdir()) / "aitrader-replays"
 Offset = Annotated[int, Field(ge=0, le=2**63 - 1)]  # a 64-bit log offset: anything else is a 400, never a job

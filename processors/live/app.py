@@ -85,17 +85,17 @@ import faust
 import mode
 from confluent_kafka import Consumer, TopicPartition
 
+from contract.records import RawRecord
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.producer import EventProducer
 from inference.scorer import Scorer
-from kernel.calendar import VenueCalendars
-from kernel.consumer import LogReader
-from kernel.producer import EventProducer
-from kernel.records import RawRecord
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner, Routed
+from kernel.settings import KernelSettings
+from marketdata.calendar import VenueCalendars
 from processors.live import faults
 from processors.live.recovery import Recovery, recover_kernel
-from processors.runner import KernelRunner, Routed
-from processors.settings import KernelSettings
 
 log = logging.getLogger(__name__)
 

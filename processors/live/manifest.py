@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contract import __version__
+from contract.events import Envelope, RunManifestRecorded
+from contract.ids import id_from_parts
+from contract.schema_registry import default_registry
+from contract.topics import INPUTS, MANIFESTS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.control import partition_clock
+from eventlog.producer import EventProducer
 from inference.scorer import Scorer
-from kernel import __version__
-from kernel.consumer import LogReader
-from kernel.control import partition_clock
-from kernel.events import Envelope, RunManifestRecorded
-from kernel.ids import id_from_parts
-from kernel.producer import EventProducer
-from kernel.schema_registry import default_registry
-from kernel.topics import INPUTS, MANIFESTS, Namespace
-from processors.engine import PRODUCER, canonical_json, config_hash
+from kernel.engine import PRODUCER, canonical_json, config_hash
 
 MANIFEST_KEY = "kernel"
 

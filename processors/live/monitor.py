@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kernel.calendar import VenueCalendars
-from kernel.consumer import LogReader, RawRecord, decode
-from kernel.events import ConfigApplied, OrderFilled
-from kernel.serde import EventCodec
-from kernel.topics import CONTROL, FILLS, Namespace
+from contract.events import ConfigApplied, OrderFilled
+from contract.serde import EventCodec
+from contract.topics import CONTROL, FILLS, Namespace
+from eventlog.consumer import LogReader, RawRecord, decode
+from marketdata.calendar import VenueCalendars
 from oms.account import AccountMonitor, Breach
 from oms.instruments import ReferenceData, UnknownInstrument
 

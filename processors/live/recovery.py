@@ -18,17 +18,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from contract.events import KernelSnapshotTaken
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import INPUTS, SNAPSHOTS, Namespace
+from eventlog.consumer import LogReader
 from inference.scorer import Scorer
-from kernel.calendar import VenueCalendars
-from kernel.consumer import LogReader
-from kernel.events import KernelSnapshotTaken
-from kernel.records import decode
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, SNAPSHOTS, Namespace
-from processors.engine import SNAPSHOT_FORMAT, snapshot_origin
-from processors.restore import restore_kernel, snapshot_state
-from processors.runner import KernelRunner
-from processors.settings import KernelSettings
+from kernel.engine import SNAPSHOT_FORMAT, snapshot_origin
+from kernel.restore import restore_kernel, snapshot_state
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
+from marketdata.calendar import VenueCalendars
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,18 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kernel.consumer import LogReader, OffsetRanges
-from kernel.digest import Divergence, LoggedEvent, TopicDigest, first_divergence, topic_digest
-from kernel.ids import id_from_record
-from kernel.records import decode
-from kernel.serde import EventCodec
-from kernel.topics import DERIVED, INPUTS, Namespace, TopicSpec
+from contract.digest import (
+    Divergence,
+    LoggedEvent,
+    TopicDigest,
+    first_divergence,
+    topic_digest,
+)
+from contract.ids import id_from_record
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import DERIVED, INPUTS, Namespace, TopicSpec
+from eventlog.consumer import LogReader, OffsetRanges
 from processors.replay.tally import InputSpan
 
 # Most events one input can derive; only used to recognise events at the range's boundary milliseconds.

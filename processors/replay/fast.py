@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from kernel.consumer import LogReader
-from kernel.producer import EventProducer
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader
+from eventlog.producer import EventProducer
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
 from processors.replay.observe import RunObserver
 from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan
-from processors.runner import KernelRunner
 
 READ_BATCH = 10_000
 

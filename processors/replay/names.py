@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from kernel.topics import DEAD_LETTER, DERIVED, SNAPSHOTS, Namespace, TopicSpec
+from contract.topics import DEAD_LETTER, DERIVED, SNAPSHOTS, Namespace, TopicSpec
 from processors.replay.errors import ReplaySpecError
 
 REPLAY_PREFIX = "replay."

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kernel.events import OrderFilled
-from processors.engine import TradingKernel
-from processors.runner import Routed
+from contract.events import OrderFilled
+from kernel.engine import TradingKernel
+from kernel.runner import Routed
 
 MINUTE_MS = 60_000
 

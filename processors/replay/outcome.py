@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernel import __version__
+from contract import __version__
 from processors.replay.compare import Comparison
 from processors.replay.progress import Planned, Replayed
 from processors.replay.spec import ReplaySpec

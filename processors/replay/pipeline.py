@@ -33,20 +33,26 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from contract.records import RawRecord
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import OffsetRanges
 from inference.scorer import Scorer
-from kernel.consumer import OffsetRanges
-from kernel.records import RawRecord
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel, canonical_json
-from processors.live.app import BATCH_MAX, LiveWorker, PipelineConfig, PipelineStats, group_id
+from kernel.engine import TradingKernel, canonical_json
+from kernel.runner import KernelRunner, Routed
+from kernel.settings import KernelSettings
+from processors.live.app import (
+    BATCH_MAX,
+    LiveWorker,
+    PipelineConfig,
+    PipelineStats,
+    group_id,
+)
 from processors.live.recovery import Recovery
 from processors.replay.errors import ReplayRefused
 from processors.replay.observe import RunObserver
 from processors.replay.start import StartState, apply_what_if
 from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan
-from processors.runner import KernelRunner, Routed
-from processors.settings import KernelSettings
 
 # A crashed earlier run may still hold the group until its session times out; commits are refused until then.
 COMMIT_RETRY_S = 45.0

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kernel.consumer import OffsetRanges
-from kernel.topics import Namespace
+from contract.topics import Namespace
+from eventlog.consumer import OffsetRanges
 from processors.replay.pipeline import PipelineRun
 from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan

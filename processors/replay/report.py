@@ -25,15 +25,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kernel import __version__
-from kernel.consumer import OffsetRanges
-from kernel.digest import Divergence, TopicDigest
-from kernel.schema_registry import default_registry
-from processors.engine import PRODUCER, TradingKernel, config_hash
+from contract import __version__
+from contract.digest import Divergence, TopicDigest
+from contract.schema_registry import default_registry
+from eventlog.consumer import OffsetRanges
+from kernel.engine import PRODUCER, TradingKernel, config_hash
 from processors.replay.compare import Comparison
 from processors.replay.observe import EquitySample, FillRow, RunObserver
 from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan
+
 
 def pnl_by_symbol(kernels: Mapping[int, TradingKernel]) -> dict[str, dict[str, Any]]:
     """The books at the end of the run."""

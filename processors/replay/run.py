@@ -24,19 +24,25 @@ from pathlib import Path
 
 from confluent_kafka import KafkaException
 
-from kernel.calendar import VenueCalendars
-from kernel.consumer import LogReader
-from kernel.producer import DeliveryError, EventProducer
-from kernel.records import UndecodableRecord
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS
+from contract.records import UndecodableRecord
+from contract.serde import EventCodec
+from contract.topics import INPUTS
+from eventlog.consumer import LogReader
+from eventlog.producer import DeliveryError, EventProducer
+from marketdata.calendar import VenueCalendars
 from processors.replay.compare import compare_topics
 from processors.replay.errors import ReplayRefused
 from processors.replay.fast import run_fast
 from processors.replay.observe import RunObserver
 from processors.replay.outcome import ReplayOutcome, code_versions_differing
 from processors.replay.pipeline import PipelineRun, run_pipeline
-from processors.replay.progress import Phase, Planned, ProgressSink, Replayed, ReplayProgress
+from processors.replay.progress import (
+    Phase,
+    Planned,
+    ProgressSink,
+    Replayed,
+    ReplayProgress,
+)
 from processors.replay.report import run_manifest, summary, write_report
 from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.start import StartState, start_kernel

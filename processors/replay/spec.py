@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kernel.topics import Namespace
+from contract.topics import Namespace
 from processors.replay.errors import ReplaySpecError
 from processors.replay.fast import READ_BATCH
-from processors.replay.names import BadReplayName, check_name, default_name, replay_namespace
+from processors.replay.names import (
+    BadReplayName,
+    check_name,
+    default_name,
+    replay_namespace,
+)
 from processors.replay.window import DayWindow, OffsetWindow, Window
 
 FAST, PIPELINE = "fast", "pipeline"

@@ -1,6 +1,6 @@
 """The kernel each partition's replay starts with: live's snapshot, with the replay's own rules on top.
 
-The restore itself is recovery's (``processors.restore.restore_kernel``); what
+The restore itself is recovery's (``kernel.restore.restore_kernel``); what
 is a replay's alone:
 
 * the snapshot is the one right before the range (``window.py`` finds it), and
@@ -20,18 +20,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contract.derivation import Derivation
+from contract.events import ConfigApplied, ConfigChanged, DeadLettered, Envelope
+from contract.ids import id_from_parts
 from inference.baseline import NAME as BASELINE_NAME
 from inference.baseline import VERSION as BASELINE_VERSION
-from inference.scorer import Scorer, ScorerSpec, load_scorer
-from kernel.calendar import VenueCalendars
-from kernel.derivation import Derivation
-from kernel.events import ConfigApplied, ConfigChanged, DeadLettered, Envelope
-from kernel.ids import id_from_parts
-from processors.engine import PRODUCER, TradingKernel, canonical_json, snapshot_origin
+from inference.models import ScorerSpec, load_scorer
+from inference.scorer import Scorer
+from kernel.engine import PRODUCER, TradingKernel, canonical_json, snapshot_origin
+from kernel.restore import restore_kernel, snapshot_state
+from kernel.settings import KernelSettings
+from marketdata.calendar import VenueCalendars
 from processors.replay.errors import ReplayRefused
 from processors.replay.window import PartitionPlan
-from processors.restore import restore_kernel, snapshot_state
-from processors.settings import KernelSettings
 
 
 @dataclass(frozen=True, slots=True)

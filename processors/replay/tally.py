@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kernel.records import RawRecord
-from processors.engine import TradingKernel
+from contract.records import RawRecord
+from kernel.engine import TradingKernel
+from kernel.runner import Routed
 from processors.replay.observe import RunObserver
-from processors.runner import Routed
 
 PROGRESS_EVERY = 10_000  # inputs
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, OffsetRanges
-from kernel.topics import Namespace
+from contract.topics import Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, OffsetRanges
 from processors.replay.names import REPLAY_TOPICS
 
 EndOffsets = dict[str, dict[int, int]]  # logical topic -> partition -> end offset

@@ -28,12 +28,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from kernel.consumer import LogReader
-from kernel.events import KernelSnapshotTaken
-from kernel.partitioner import partition_for
-from kernel.records import decode
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, SNAPSHOTS, Namespace
+from contract.events import KernelSnapshotTaken
+from contract.partitioner import partition_for
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import INPUTS, SNAPSHOTS, Namespace
+from eventlog.consumer import LogReader
 from processors.replay.errors import ReplayRefused
 
 SESSION_START = "session-start "

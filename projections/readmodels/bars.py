@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import psycopg
 
-from kernel.events import Tick
+from contract.events import Tick
 from projections.bulk import insert_new
 from projections.readmodels.base import Context, Item
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kernel.calendar import VenueCalendars
-from kernel.consumer import RawRecord
-from kernel.events import Event
+from contract.events import Event
+from eventlog.consumer import RawRecord
+from marketdata.calendar import VenueCalendars
 from oms.instruments import Instrument, ReferenceData
 
 

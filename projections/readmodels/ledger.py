@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kernel.events import OrderFilled
+from contract.events import OrderFilled
 from oms.positions import Position
 from projections.bulk import insert_new
 from projections.readmodels.base import Context, Item

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import psycopg
 
-from kernel.calendar import VENUE_CALENDARS
-from kernel.events import Tick
+from contract.events import Tick
+from marketdata.calendar import VENUE_CALENDARS
 from projections.readmodels.base import Context, Item
 from projections.readmodels.valuation import revalue_days, revalue_positions
 

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kernel.events import (
+from contract.events import (
     Event,
     OrderAccepted,
     OrderCanceled,
@@ -31,7 +31,7 @@ from kernel.events import (
     OrderInitialized,
     OrderRejected,
 )
-from kernel.jsonview import event_fields
+from contract.jsonview import event_fields
 from oms.fsm import OrderStatus
 from projections.bulk import insert_new
 from projections.readmodels.base import Context, Item

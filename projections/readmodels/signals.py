@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.types.json import Jsonb
 
-from kernel.events import Signal
+from contract.events import Signal
 from projections.bulk import insert_new
 from projections.readmodels.base import Context, Item
 

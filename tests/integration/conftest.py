@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from api import keys
-from kernel.admin import TopicAdmin
-from kernel.topics import CATALOG, Namespace
+from contract.topics import CATALOG, Namespace
+from eventlog.admin import TopicAdmin
 from projections.db import auth_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.projector import Projector

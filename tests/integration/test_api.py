@@ -22,11 +22,11 @@ from api import keys
 from api.app import create_app
 from api.serialize import iso_time
 from api.settings import ApiSettings
-from kernel.admin import TopicAdmin
-from kernel.events import Envelope, Tick
-from kernel.ids import id_from_parts
-from kernel.producer import EventProducer
-from kernel.topics import CATALOG, INPUTS, Namespace
+from contract.events import Envelope, Tick
+from contract.ids import id_from_parts
+from contract.topics import CATALOG, INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.producer import EventProducer
 from projections.db import auth_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.projector import Projector
@@ -453,7 +453,7 @@ def test_export_streams_a_model_as_csv_or_parquet_with_its_as_of(
 
 
 def _signal(symbol: str, n: int, score: str = "0.5") -> Any:
-    from kernel.events import Signal
+    from contract.events import Signal
 
     event_id = id_from_parts("test-signal", symbol, n)
     return Signal(Envelope(event_id, T0 + n, "test", None, event_id), symbol, "test", Decimal(score), {"n": float(n)})
@@ -475,7 +475,7 @@ def live_api(kafka_bootstrap: str, database_url: str, namespace: Namespace) -> I
 def test_the_monitor_streams_live_events_matching_its_filters(
     kafka_bootstrap: str, namespace: Namespace, live_api: tuple[TestClient, dict[str, str]]
 ) -> None:
-    from kernel.topics import SIGNALS
+    from contract.topics import SIGNALS
 
     api, role = live_api
     with api.websocket_connect("/api/ws/monitor?symbol=ES&types=Signal", headers=_h(role["ops"])) as socket:

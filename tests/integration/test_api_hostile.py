@@ -202,8 +202,8 @@ BODIES = [
 def test_hostile_bodies_are_refused_naming_the_field_before_anything_is_written(
     client: TestClient, world: World, path: str, body: dict[str, Any], parameter: str
 ) -> None:
-    from kernel.consumer import LogReader
-    from kernel.topics import INPUTS
+    from contract.topics import INPUTS
+    from eventlog.consumer import LogReader
 
     with LogReader(world.bootstrap) as reader:
         before = reader.watermarks(world.namespace.topic(INPUTS))

@@ -27,21 +27,28 @@ from api.replay_jobs import FINISHED
 from api.routers.replays import REPORTS_ROOT
 from api.serialize import iso_time
 from api.settings import ApiSettings
+from contract.events import ConfigChanged, TradingState, TradingStateChanged
+from contract.partitioner import partition_for
+from contract.serde import EventCodec
+from contract.topics import CATALOG, INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, RawRecord, decode
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, RawRecord, decode
-from kernel.events import ConfigChanged, TradingState, TradingStateChanged
-from kernel.partitioner import partition_for
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, INPUTS, Namespace
-from processors.engine import config_hash
+from kernel.engine import config_hash
 from processors.live.app import group_id
 from processors.live.manifest import record_manifest
 from projections.db import auth_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from tests.integration.test_api import _h
-from tests.integration.test_replay import ES_PARTITION, LiveLog, _delete_replays, chicago_ms, publish_and_run_live, sample_ticks
+from tests.integration.test_replay import (
+    ES_PARTITION,
+    LiveLog,
+    _delete_replays,
+    chicago_ms,
+    publish_and_run_live,
+    sample_ticks,
+)
 
 pytestmark = pytest.mark.infra
 

@@ -23,19 +23,25 @@ from pathlib import Path
 import pytest
 
 from aitrader.commands.audit import audit_app, notary
-from kernel.admin import TopicAdmin
-from kernel.audit.bundle import file_hashes, head_view
-from kernel.audit.chain import ChainRecord, genesis, link
-from kernel.audit.events import Checkpoint
-from kernel.audit.sign import PublicKey, SigningKey
-from kernel.audit.verify import Head
-from kernel.consumer import LogReader
-from kernel.events import AuditCheckpointSealed, OrderFilled, OrderInitialized
-from kernel.producer import EventProducer
-from kernel.records import decode
-from kernel.serde import EventCodec
-from kernel.topics import AUDIT_CHECKPOINTS, CATALOG, FILLS, INPUTS, ORDERS, Namespace
-from tests.integration.test_replay import ES_PARTITION, chicago_ms, invoke, publish_and_run_live, sample_ticks
+from audit.chain import ChainRecord, genesis, link
+from audit.events import Checkpoint
+from audit.sign import PublicKey, SigningKey
+from audit.verify import Head
+from contract.events import AuditCheckpointSealed, OrderFilled, OrderInitialized
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import AUDIT_CHECKPOINTS, CATALOG, FILLS, INPUTS, ORDERS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.audit.bundle import file_hashes, head_view
+from eventlog.consumer import LogReader
+from eventlog.producer import EventProducer
+from tests.integration.test_replay import (
+    ES_PARTITION,
+    chicago_ms,
+    invoke,
+    publish_and_run_live,
+    sample_ticks,
+)
 from tests.refusals import publish_refusals
 
 pytestmark = pytest.mark.infra

@@ -8,15 +8,15 @@ import pytest
 from typer.testing import CliRunner
 
 from aitrader.cli import app
+from contract.events import ConfigChanged, Tick, TradingState, TradingStateChanged
+from contract.partitioner import partition_for
+from contract.serde import EventCodec
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader, decode
 from inference.baseline import BaselineScorer
-from kernel.consumer import LogReader, decode
-from kernel.events import ConfigChanged, Tick, TradingState, TradingStateChanged
-from kernel.partitioner import partition_for
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, Namespace
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
-from processors.runner import KernelRunner
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
 
 pytestmark = pytest.mark.infra
 

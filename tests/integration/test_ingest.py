@@ -11,14 +11,14 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from aitrader.cli import app
-from kernel.consumer import LogReader, RawRecord, decode
-from kernel.events import Envelope, Tick
-from kernel.ingest import SAMPLE_DAY, read_ticks
-from kernel.partitioner import partition_for
-from kernel.producer import EventProducer
-from kernel.sampledata import write_multi_symbol_day
-from kernel.serde import EventCodec
-from kernel.topics import INPUTS, Namespace
+from contract.events import Envelope, Tick
+from contract.partitioner import partition_for
+from contract.serde import EventCodec
+from contract.topics import INPUTS, Namespace
+from eventlog.consumer import LogReader, RawRecord, decode
+from eventlog.ingest import SAMPLE_DAY, read_ticks
+from eventlog.producer import EventProducer
+from eventlog.sampledata import write_multi_symbol_day
 
 pytestmark = pytest.mark.infra
 

@@ -6,19 +6,24 @@ import gzip
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+)
 from typer.testing import CliRunner
 
 from aitrader.cli import app
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, decode
-from kernel.events import Tick
-from kernel.ids import id_from_parts
-from kernel.ingest import SAMPLE_DAY as SAMPLE
-from kernel.partitioner import partition_for
-from kernel.sequencing import sequence_time_ms
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, INPUTS, Namespace
+from contract.events import Tick
+from contract.ids import id_from_parts
+from contract.partitioner import partition_for
+from contract.sequencing import sequence_time_ms
+from contract.serde import EventCodec
+from contract.topics import CATALOG, INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, decode
+from eventlog.ingest import SAMPLE_DAY as SAMPLE
 
 pytestmark = pytest.mark.infra
 

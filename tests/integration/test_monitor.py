@@ -9,11 +9,17 @@ import typer
 from typer.testing import CliRunner
 
 from aitrader.commands.monitor import monitor
-from kernel.consumer import LogReader, decode
-from kernel.events import Envelope, OrderFilled, Side, TradingState, TradingStateChanged
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import FILLS, INPUTS, Namespace
+from contract.events import (
+    Envelope,
+    OrderFilled,
+    Side,
+    TradingState,
+    TradingStateChanged,
+)
+from contract.serde import EventCodec
+from contract.topics import FILLS, INPUTS, Namespace
+from eventlog.consumer import LogReader, decode
+from eventlog.producer import EventProducer
 
 pytestmark = pytest.mark.infra
 

@@ -19,17 +19,24 @@ from pathlib import Path
 import pytest
 
 from aitrader.commands.replay import replay
+from contract.events import Event, KernelSnapshotTaken
+from contract.topics import CATALOG, CONTROL, INPUTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.admin import TopicAdmin
-from kernel.events import Event, KernelSnapshotTaken
-from kernel.producer import EventProducer
-from kernel.topics import CATALOG, CONTROL, INPUTS, Namespace
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
 from projections.seed import SeedReport, put_inputs, seed_partitions
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs
-from tests.workers import WorkerGroup, as_outputs, derived_on_log, first_difference, pure_kernel, read_records
+from tests.workers import (
+    WorkerGroup,
+    as_outputs,
+    derived_on_log,
+    first_difference,
+    pure_kernel,
+    read_records,
+)
 
 RUN_S = 240.0
 

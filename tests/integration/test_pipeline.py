@@ -19,21 +19,35 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+)
 
+from contract.events import Event, OrderFilled, RunManifestRecorded, Tick
+from contract.records import RawRecord, decode
+from contract.serde import EventCodec
+from contract.topics import (
+    DERIVED,
+    FILLS,
+    INPUTS,
+    MANIFESTS,
+    SIGNALS,
+    SNAPSHOTS,
+    Namespace,
+    TopicSpec,
+)
+from eventlog.consumer import LogReader
+from eventlog.ingest import publish, validate
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.consumer import LogReader
-from kernel.events import Event, OrderFilled, RunManifestRecorded, Tick
-from kernel.ingest import publish, validate
-from kernel.producer import EventProducer
-from kernel.records import RawRecord, decode
-from kernel.serde import EventCodec
-from kernel.topics import DERIVED, FILLS, INPUTS, MANIFESTS, SIGNALS, SNAPSHOTS, Namespace, TopicSpec
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
 from processors.live.app import CommitProbe, group_id
 from processors.live.manifest import build_manifest
-from processors.runner import KernelRunner
 
 pytestmark = pytest.mark.infra
 

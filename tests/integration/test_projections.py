@@ -23,13 +23,24 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from kernel.admin import TopicAdmin
-from kernel.calendar import TradingCalendar
-from kernel.consumer import LogReader, decode
-from kernel.events import DeadLettered, Envelope, OrderFilled, Signal, Tick
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, CONTROL, DEAD_LETTER, FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, SNAPSHOTS, Namespace
+from contract.events import DeadLettered, Envelope, OrderFilled, Signal, Tick
+from contract.serde import EventCodec
+from contract.topics import (
+    CATALOG,
+    CONTROL,
+    DEAD_LETTER,
+    FILLS,
+    INPUTS,
+    INTENTS,
+    ORDERS,
+    SIGNALS,
+    SNAPSHOTS,
+    Namespace,
+)
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, decode
+from eventlog.producer import EventProducer
+from marketdata.calendar import TradingCalendar
 from projections.db import build_schema, connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.models import READ_MODELS

@@ -18,13 +18,27 @@ from pathlib import Path
 
 import pytest
 
-from kernel.consumer import LogReader, decode
-from kernel.events import DeadLettered, Envelope, OrderFilled, ProjectionRecordSkipped, Side, Signal
-from kernel.ids import id_from_parts
-from kernel.partitioner import partition_for
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import DEAD_LETTER, FILLS, OPS_DECISIONS, SIGNALS, SYMBOL_PARTITIONS, Namespace
+from contract.events import (
+    DeadLettered,
+    Envelope,
+    OrderFilled,
+    ProjectionRecordSkipped,
+    Side,
+    Signal,
+)
+from contract.ids import id_from_parts
+from contract.partitioner import partition_for
+from contract.serde import EventCodec
+from contract.topics import (
+    DEAD_LETTER,
+    FILLS,
+    OPS_DECISIONS,
+    SIGNALS,
+    SYMBOL_PARTITIONS,
+    Namespace,
+)
+from eventlog.consumer import LogReader, decode
+from eventlog.producer import EventProducer
 from projections.db import connect, drop_with_companions
 from projections.migrate import fresh_schema
 from projections.projector import ProjectionStopped, Projector

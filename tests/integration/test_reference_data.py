@@ -16,12 +16,12 @@ from decimal import Decimal
 
 import pytest
 
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, decode
-from kernel.events import OrderFilled
-from kernel.serde import EventCodec
-from kernel.synthetic import DEFAULT_SYMBOLS
-from kernel.topics import CATALOG, FILLS, Namespace
+from contract.events import OrderFilled
+from contract.serde import EventCodec
+from contract.topics import CATALOG, FILLS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, decode
+from marketdata.synthetic import DEFAULT_SYMBOLS
 from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
 from projections.db import connect, drop_with_companions

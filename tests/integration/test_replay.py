@@ -21,20 +21,20 @@ import typer
 from typer.testing import CliRunner
 
 from aitrader.commands.replay import replay
+from contract.events import KernelSnapshotTaken, OrderFilled, Tick
+from contract.records import decode
+from contract.serde import EventCodec
+from contract.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader
+from eventlog.ingest import CHICAGO, read_ticks
+from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader
-from kernel.records import decode
-from kernel.events import KernelSnapshotTaken, OrderFilled, Tick
-from kernel.ingest import CHICAGO, read_ticks
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
 from processors.replay.tally import InputSpan
 from processors.replay.window import parse_offsets
-from processors.runner import KernelRunner
 
 pytestmark = pytest.mark.infra
 

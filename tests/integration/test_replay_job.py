@@ -20,12 +20,19 @@ from typing import Any
 
 import pytest
 
-from kernel.admin import TopicAdmin
-from kernel.topics import CATALOG, Namespace
+from contract.topics import CATALOG, Namespace
+from eventlog.admin import TopicAdmin
 from processors.replay import job, tally
 from processors.replay.spec import ReplaySpec
 from processors.replay.window import DayWindow, OffsetWindow
-from tests.integration.test_replay import ES_PARTITION, LiveLog, _delete_replays, chicago_ms, publish_and_run_live, sample_ticks
+from tests.integration.test_replay import (
+    ES_PARTITION,
+    LiveLog,
+    _delete_replays,
+    chicago_ms,
+    publish_and_run_live,
+    sample_ticks,
+)
 
 pytestmark = pytest.mark.infra
 

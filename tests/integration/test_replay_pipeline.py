@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from aitrader.commands.replay import replay
-from kernel.consumer import LogReader
-from kernel.topics import CATALOG, DERIVED, INPUTS, Namespace
+from contract.topics import CATALOG, DERIVED, INPUTS, Namespace
+from eventlog.consumer import LogReader
 from processors.live.app import CommitProbe, group_id
 from tests.integration.test_replay import DAY_START, ES_PARTITION, LiveLog, invoke
 from tests.integration.test_replay import live_log as live_log  # noqa: F401  # the same log, made once for this module

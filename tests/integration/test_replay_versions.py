@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from aitrader.commands.replay import replay
-from kernel.admin import TopicAdmin
-from kernel.consumer import LogReader, decode
-from kernel.events import KernelSnapshotTaken
-from kernel.producer import EventProducer
-from kernel.serde import EventCodec
-from kernel.topics import CATALOG, DERIVED, INPUTS, SNAPSHOTS, Namespace
+from contract.events import KernelSnapshotTaken
+from contract.serde import EventCodec
+from contract.topics import CATALOG, DERIVED, INPUTS, SNAPSHOTS, Namespace
+from eventlog.admin import TopicAdmin
+from eventlog.consumer import LogReader, decode
+from eventlog.producer import EventProducer
 from projections.seed import seed_partitions
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs

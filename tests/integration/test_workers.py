@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from aitrader.commands.common import parse_settings
-from kernel.sampledata import WrittenDay, write_multi_symbol_day
-from kernel.topics import FILLS, INPUTS, Namespace
-from processors.settings import KernelSettings
+from contract.topics import FILLS, INPUTS, Namespace
+from eventlog.sampledata import WrittenDay, write_multi_symbol_day
+from kernel.settings import KernelSettings
 from tests.workers import (
     WorkerGroup,
     as_outputs,

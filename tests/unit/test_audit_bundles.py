@@ -18,16 +18,26 @@ from pathlib import Path
 
 import pytest
 
-from kernel.audit.bundle import CHECKPOINTS, KEYS, MANIFEST, RECORDS, BundleVerdict, export, file_hashes, head_view, verify_bundle
-from kernel.audit.chain import ChainRecord, genesis, link
-from kernel.audit.events import LEGACY_FORMAT, Checkpoint, canonical
-from kernel.audit.onlog import AuditLog
-from kernel.audit.sealer import Sealer, by_time
-from kernel.audit.sign import ROOT_PUBLIC_FILE, SigningKey
-from kernel.audit.trust import KeyStatement, Standing, Trust
-from kernel.audit.verify import Expectation, Head
-from kernel.records import RawRecord
-from kernel.topics import INPUTS, Namespace
+from audit.chain import ChainRecord, genesis, link
+from audit.events import LEGACY_FORMAT, Checkpoint, canonical
+from audit.sealer import Sealer, by_time
+from audit.sign import ROOT_PUBLIC_FILE, SigningKey
+from audit.trust import KeyStatement, Standing, Trust
+from audit.verify import Expectation, Head
+from contract.records import RawRecord
+from contract.topics import INPUTS, Namespace
+from eventlog.audit.bundle import (
+    CHECKPOINTS,
+    KEYS,
+    MANIFEST,
+    RECORDS,
+    BundleVerdict,
+    export,
+    file_hashes,
+    head_view,
+    verify_bundle,
+)
+from eventlog.audit.onlog import AuditLog
 
 ROOT = SigningKey.generate()
 K1 = SigningKey.generate()

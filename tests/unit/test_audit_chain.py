@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kernel.audit.chain import Chain, ChainRecord, encode, genesis, link
-from kernel.audit.events import Checkpoint
-from kernel.audit.sign import PublicKey, SigningKey, load_or_create
-from kernel.audit.trust import Standing, Trust
-from kernel.audit.verify import Anchor, PartitionReport, judge, verify_partition
+from audit.chain import Chain, ChainRecord, encode, genesis, link
+from audit.events import Checkpoint
+from audit.sign import PublicKey, SigningKey, load_or_create
+from audit.trust import Standing, Trust
+from audit.verify import Anchor, PartitionReport, judge, verify_partition
 
 KEY = SigningKey.generate()
 OTHER_KEY = SigningKey.generate()

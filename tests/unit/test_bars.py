@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from processors.bars import Bar, BarBuilder
+from kernel.bars import Bar, BarBuilder
 
 Trade = tuple[int, float, float]  # (time_ms, price, size)
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from kernel.digest import (
+from contract.digest import (
     FieldDifference,
     LoggedEvent,
     deduplicated,
@@ -19,9 +19,18 @@ from kernel.digest import (
     sequence_sha256,
     topic_digest,
 )
-from kernel.events import Envelope, Event, OrderAccepted, OrderIntent, OrderType, Side, Signal, TimeInForce
-from kernel.ids import id_from_record
-from kernel.serde import EventCodec
+from contract.events import (
+    Envelope,
+    Event,
+    OrderAccepted,
+    OrderIntent,
+    OrderType,
+    Side,
+    Signal,
+    TimeInForce,
+)
+from contract.ids import id_from_record
+from contract.serde import EventCodec
 
 CODEC = EventCodec()
 T0 = 1378159200000

@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bench.common import sample_ticks
-from inference.baseline import BaselineScorer
-from kernel.events import (
+from contract.events import (
     ConfigApplied,
     ConfigChanged,
     DeadLettered,
@@ -19,8 +18,9 @@ from kernel.events import (
     TradingStateApplied,
     TradingStateChanged,
 )
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings, validate_change
+from inference.baseline import BaselineScorer
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings, validate_change
 
 T0 = 1378184400000  # 2013-09-03 00:00 America/Chicago
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from processors.indicators import Ema, RollingStats, SessionVwap
+from kernel.indicators import Ema, RollingStats, SessionVwap
 
 ES_FILE = Path(__file__).resolve().parents[2] / "data" / "es_2013-09-01_03_ticks.csv.gz"
 TOL = {"rtol": 1e-9, "atol": 1e-9}

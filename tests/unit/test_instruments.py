@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from kernel.calendar import UnknownVenue
+from marketdata.calendar import UnknownVenue
 from oms.instruments import (
     BUILTIN_INSTRUMENT_SETTINGS,
     Instrument,

@@ -16,9 +16,8 @@ from decimal import Decimal
 import pytest
 
 from bench.common import sample_ticks
-from inference.baseline import BaselineScorer
-from kernel.derivation import Derivation
-from kernel.events import (
+from contract.derivation import Derivation
+from contract.events import (
     ConfigApplied,
     ConfigChanged,
     DeadLettered,
@@ -33,9 +32,10 @@ from kernel.events import (
     TradingStateApplied,
     TradingStateChanged,
 )
-from kernel.serde import EventCodec
-from processors.engine import SnapshotFormatError, TradingKernel
-from processors.settings import KernelSettings
+from contract.serde import EventCodec
+from inference.baseline import BaselineScorer
+from kernel.engine import SnapshotFormatError, TradingKernel
+from kernel.settings import KernelSettings
 
 # Two more CME contracts like ES, named so that first-seen order (ZZ first) is not sorted order.
 INSTRUMENTS = {

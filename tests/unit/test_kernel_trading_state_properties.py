@@ -13,10 +13,18 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.events import (
+    Envelope,
+    Event,
+    OrderAccepted,
+    OrderFilled,
+    Tick,
+    TradingState,
+    TradingStateChanged,
+)
 from inference.baseline import BaselineScorer
-from kernel.events import Envelope, Event, OrderAccepted, OrderFilled, Tick, TradingState, TradingStateChanged
-from processors.engine import TradingKernel
-from processors.settings import KernelSettings
+from kernel.engine import TradingKernel
+from kernel.settings import KernelSettings
 
 SYMBOLS = ("AA", "ES", "ZZ")
 T0 = 1_378_188_000_000  # 2013-09-03 01:00 Chicago, inside one CME session

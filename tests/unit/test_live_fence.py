@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import cast
 
+from contract.records import RawRecord
+from contract.topics import Namespace
 from inference.baseline import BaselineScorer
-from kernel.records import RawRecord
-from kernel.topics import Namespace
+from kernel.runner import KernelRunner
+from kernel.settings import KernelSettings
 from processors.live.app import KernelPipeline, PipelineConfig, describe_batch
-from processors.runner import KernelRunner
-from processors.settings import KernelSettings
 
 NOWHERE = "127.0.0.1:9"  # the producer is made, never used: nothing reaches it
 

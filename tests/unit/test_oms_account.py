@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from kernel.events import Envelope, OrderFilled, Side, TradingState
+from contract.events import Envelope, OrderFilled, Side, TradingState
 from oms.account import AccountLimits, AccountMonitor
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, Instrument, instrument
 

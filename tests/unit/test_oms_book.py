@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from kernel import events as ev
-from kernel.derivation import Derivation
-from kernel.ids import id_from_parts
-from kernel.serde import EventCodec
-from tests.oms_inputs import START_MS, InputStream, derivation_at
+from contract import events as ev
+from contract.derivation import Derivation
+from contract.ids import id_from_parts
+from contract.serde import EventCodec
 from tests.book_driver import BookDriver, Input
+from tests.oms_inputs import START_MS, InputStream, derivation_at
 
 D = Decimal
 B, S = ev.Side.BUY, ev.Side.SELL

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from kernel.derivation import Derivation
-from kernel.events import (
+from contract.derivation import Derivation
+from contract.events import (
     OrderAccepted,
     OrderCanceled,
     OrderDenied,

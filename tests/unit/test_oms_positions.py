@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from kernel.derivation import Derivation
-from kernel.events import OrderFilled, Side
+from contract.derivation import Derivation
+from contract.events import OrderFilled, Side
 from oms.positions import Position
 
 D = Decimal

@@ -15,11 +15,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernel import events as ev
-from kernel.derivation import Derivation
-from tests.book_driver import BookDriver
+from contract import events as ev
+from contract.derivation import Derivation
 from oms.fsm import TRANSITIONS, InvalidStateTransition, OrderStatus, OrderTrigger
 from oms.order import Order, OrderEventRefused
+from tests.book_driver import BookDriver
 from tests.oms_inputs import START_MS, InputStream, derivation_at
 
 D = Decimal

@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
-from kernel.events import OrderIntent, Side, TimeInForce, TradingState
+from contract.events import OrderIntent, Side, TimeInForce, TradingState
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
-from oms.risk import CHECKS, DenialReason, RiskContext, RiskEngine, RiskLimits, is_reducing
+from oms.risk import (
+    CHECKS,
+    DenialReason,
+    RiskContext,
+    RiskEngine,
+    RiskLimits,
+    is_reducing,
+)
 from tests.oms_inputs import InputStream
 
 D = Decimal

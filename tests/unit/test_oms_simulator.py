@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from kernel import events as ev
-from kernel.derivation import Derivation
+from contract import events as ev
+from contract.derivation import Derivation
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instrument
 from oms.order import Order
 from oms.simulator import IOC_REMAINDER, ExecutionSimulator, SimConfig

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kernel.derivation import Derivation
-from kernel.events import Envelope, Signal, Tick
-from kernel.ids import id_from_record
-from processors.bars import BarBuilder
-from processors.patterns import (
+from contract.derivation import Derivation
+from contract.events import Envelope, Signal, Tick
+from contract.ids import id_from_record
+from kernel.bars import BarBuilder
+from kernel.patterns import (
     EMA_CROSSOVER,
     VOLATILITY_BREAKOUT,
     VWAP_BREAKOUT,

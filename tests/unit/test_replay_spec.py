@@ -16,9 +16,15 @@ from typer.testing import CliRunner
 from aitrader.commands.replay import replay
 from api.errors import ApiError
 from api.routers.replays import ReplayRequest, _spec
-from kernel.topics import Namespace
+from contract.topics import Namespace
 from processors.replay.errors import ReplayRefused, ReplaySpecError
-from processors.replay.names import MAX_NAME_LENGTH, BadReplayName, check_name, default_name, replay_namespace
+from processors.replay.names import (
+    MAX_NAME_LENGTH,
+    BadReplayName,
+    check_name,
+    default_name,
+    replay_namespace,
+)
 from processors.replay.spec import PIPELINE, ReplaySpec
 from processors.replay.window import DayWindow, OffsetWindow
 

@@ -8,14 +8,13 @@ from decimal import Decimal
 import pytest
 
 from inference.baseline import NAME, VERSION, BaselineScorer, _parameters_sha256
+from inference.models import ScorerSpec, load_scorer
 from inference.scorer import (
     FEATURE_NAMES,
     SCORE_QUANTUM,
     Scorer,
-    ScorerSpec,
     check_score,
     feature_vector,
-    load_scorer,
     quantize_score,
 )
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from processors.sizing import volatility_scaled_qty
+from kernel.sizing import volatility_scaled_qty
 
 D = Decimal
 

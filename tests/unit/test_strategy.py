@@ -9,13 +9,22 @@ from decimal import Decimal
 
 import pytest
 
+from contract.derivation import Derivation
+from contract.events import (
+    Envelope,
+    OrderIntent,
+    OrderType,
+    Side,
+    Signal,
+    Tick,
+    TimeInForce,
+    TradingState,
+)
+from contract.serde import EventCodec
 from inference.baseline import BaselineScorer
 from inference.scorer import Scorer
-from kernel.derivation import Derivation
-from kernel.events import Envelope, OrderIntent, OrderType, Side, Signal, Tick, TimeInForce, TradingState
-from kernel.serde import EventCodec
-from processors.patterns import PatternConfig, PatternEngine
-from processors.strategy import AccountContext, Strategy, StrategyConfig
+from kernel.patterns import PatternConfig, PatternEngine
+from kernel.strategy import AccountContext, Strategy, StrategyConfig
 
 D = Decimal
 SIGNAL_ID = "sig-1"
