@@ -28,11 +28,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aitrader.stack.endpoints import endpoints  # noqa: E402
 from api import keys  # noqa: E402
 from api.serialize import iso_time  # noqa: E402
-from aitrader.stack.endpoints import endpoints  # noqa: E402
-from projections.db import auth_schema, connect, drop_with_companions  # noqa: E402
-from projections.migrate import fresh_schema  # noqa: E402
+from projections.db import auth_schema, connect  # noqa: E402
+from tests.scratch import drop_with_companions, fresh_schema  # noqa: E402
 
 SYMBOLS = [f"S{n:02d}" for n in range(20)]
 START_MS = 1_356_998_400_000  # 2013-01-01T00:00Z

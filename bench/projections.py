@@ -25,11 +25,11 @@ from contract.serde import EventCodec  # noqa: E402
 from contract.topics import CATALOG, Namespace  # noqa: E402
 from eventlog.admin import TopicAdmin  # noqa: E402
 from eventlog.consumer import LogReader, decode  # noqa: E402
-from projections.db import connect, drop_with_companions  # noqa: E402
-from projections.migrate import fresh_schema  # noqa: E402
+from projections.db import connect  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402
 from projections.registry import TOPICS  # noqa: E402
-from projections.seed import sample_ticks, seed  # noqa: E402
+from tests.scratch import drop_with_companions, fresh_schema  # noqa: E402
+from tests.seed import sample_ticks, seed  # noqa: E402
 
 TABLES = ("event_index", "bar_ticks", "bars_1m", "signals", "order_events", "orders", "fills", "positions", "pnl_daily")
 

@@ -64,9 +64,3 @@ def schema_exists(conn: psycopg.Connection, schema: str) -> bool:
 def drop_schema(url: str, schema: str) -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{checked_schema(schema)}" CASCADE')
-
-
-def drop_with_companions(url: str, schema: str) -> None:
-    """Drops a read-model schema with its auth schema and any build left by an interrupted rebuild."""
-    for name in (schema, auth_schema(schema), build_schema(schema)):
-        drop_schema(url, name)

@@ -9,14 +9,12 @@ walk every branch up from each revision and back down with them.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-
 from sqlalchemy.pool import NullPool
 
 from projections.db import auth_schema, checked_schema, engine
@@ -64,10 +62,3 @@ def upgrade(url: str, schema: str) -> None:
 def current_revisions(url: str, schema: str) -> tuple[str, ...]:
     with engine(url, schema, poolclass=NullPool).connect() as conn:
         return MigrationContext.configure(conn, opts={"version_table_schema": schema}).get_current_heads()
-
-
-def fresh_schema(url: str, prefix: str) -> str:
-    """A new, migrated schema named ``<prefix>_<random hex>`` (tests and benchmarks isolate themselves so)."""
-    name = checked_schema(f"{prefix}_{secrets.token_hex(4)}")
-    upgrade(url, name)
-    return name

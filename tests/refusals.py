@@ -27,7 +27,7 @@ from contract.serde import EventCodec
 from contract.topics import ORDERS, Namespace
 from eventlog.consumer import LogReader
 from eventlog.producer import EventProducer
-from projections.seed import sample_ticks, seed
+from tests.seed import sample_ticks, seed
 
 # An OrderRejected as the kernel wrote it for a risk refusal before OrderDenied existed (bytes taken from that code).
 OLD_RISK_REJECTION = bytes.fromhex(

@@ -22,10 +22,10 @@ import pytest
 from api import keys
 from contract.topics import CATALOG, Namespace
 from eventlog.admin import TopicAdmin
-from projections.db import auth_schema, connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import auth_schema, connect
 from projections.projector import Projector
-from projections.seed import sample_ticks, seed
+from tests.scratch import drop_with_companions, fresh_schema
+from tests.seed import sample_ticks, seed
 
 WORLD_STEP = 100  # every hundredth trade: about 40 orders, 50 fills, 1,200 bars over both days
 ROLES = ("analyst", "auditor", "ops")

@@ -27,11 +27,11 @@ from contract.ids import id_from_parts
 from contract.topics import CATALOG, INPUTS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.producer import EventProducer
-from projections.db import auth_schema, connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import auth_schema, connect
 from projections.projector import Projector
-from projections.seed import sample_ticks, seed
 from tests.refusals import publish_refusals
+from tests.scratch import drop_with_companions, fresh_schema
+from tests.seed import sample_ticks, seed
 
 pytestmark = pytest.mark.infra
 

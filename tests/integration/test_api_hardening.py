@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from api import keys
 from api.app import create_app
-from projections.db import auth_schema, connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import auth_schema, connect
 from tests.integration.conftest import World, bearer, role_keys, served
+from tests.scratch import drop_with_companions, fresh_schema
 
 pytestmark = pytest.mark.infra
 

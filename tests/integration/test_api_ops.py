@@ -38,8 +38,7 @@ from inference.baseline import BaselineScorer
 from kernel.engine import config_hash
 from processors.live.app import group_id
 from processors.live.manifest import record_manifest
-from projections.db import auth_schema, connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import auth_schema, connect
 from tests.integration.test_api import _h
 from tests.integration.test_replay import (
     ES_PARTITION,
@@ -49,6 +48,7 @@ from tests.integration.test_replay import (
     publish_and_run_live,
     sample_ticks,
 )
+from tests.scratch import drop_with_companions, fresh_schema
 
 pytestmark = pytest.mark.infra
 

@@ -34,9 +34,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from projections.db import auth_schema, checked_schema, connect, drop_schema, drop_with_companions, engine
-from projections.migrate import MIGRATIONS, current_revisions, downgrade_to, fresh_schema, upgrade_to
+from projections.db import auth_schema, checked_schema, connect, drop_schema, engine
+from projections.migrate import MIGRATIONS, current_revisions, downgrade_to, upgrade_to
 from projections.models import AUTH, READ_MODELS
+from tests.scratch import drop_with_companions, fresh_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BRANCHES = {"readmodels": READ_MODELS, "auth": AUTH}

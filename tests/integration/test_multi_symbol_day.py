@@ -26,9 +26,9 @@ from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
 from kernel.engine import TradingKernel
 from kernel.settings import KernelSettings
-from projections.seed import SeedReport, put_inputs, seed_partitions
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs
+from tests.seed import SeedReport, put_inputs, seed_partitions
 from tests.workers import (
     WorkerGroup,
     as_outputs,

@@ -41,14 +41,14 @@ from eventlog.admin import TopicAdmin
 from eventlog.consumer import LogReader, decode
 from eventlog.producer import EventProducer
 from marketdata.calendar import TradingCalendar
-from projections.db import build_schema, connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import build_schema, connect
 from projections.models import READ_MODELS
 from projections.projector import Projector
 from projections.rebuild import rebuild
-from projections.seed import SeedReport, sample_ticks, seed
 from tests.fifo import Lots, book_fill
 from tests.refusals import publish_refusals
+from tests.scratch import drop_with_companions, fresh_schema
+from tests.seed import SeedReport, sample_ticks, seed
 
 pytestmark = pytest.mark.infra
 

@@ -39,9 +39,9 @@ from contract.topics import (
 )
 from eventlog.consumer import LogReader, decode
 from eventlog.producer import EventProducer
-from projections.db import connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import connect
 from projections.projector import ProjectionStopped, Projector
+from tests.scratch import drop_with_companions, fresh_schema
 
 pytestmark = pytest.mark.infra
 

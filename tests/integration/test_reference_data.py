@@ -24,11 +24,11 @@ from eventlog.consumer import LogReader, decode
 from marketdata.synthetic import DEFAULT_SYMBOLS
 from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
-from projections.db import connect, drop_with_companions
-from projections.migrate import fresh_schema
+from projections.db import connect
 from projections.projector import Projector
-from projections.seed import SeedReport, seed_partitions
 from tests.multi_symbol_day import SETTINGS, partition_inputs
+from tests.scratch import drop_with_companions, fresh_schema
+from tests.seed import SeedReport, seed_partitions
 
 MULTIPLIERS = {d.symbol: d.multiplier for d in DEFAULT_SYMBOLS}
 

@@ -23,9 +23,9 @@ from contract.topics import CATALOG, DERIVED, INPUTS, SNAPSHOTS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.consumer import LogReader, decode
 from eventlog.producer import EventProducer
-from projections.seed import seed_partitions
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs
+from tests.seed import seed_partitions
 
 pytestmark = pytest.mark.infra
 

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from processors.live.faults import AFTER_APPLY, BEFORE_APPLY, ENVIRONMENT, Fault, from_environment, parse
+from processors.live.faults import (
+    AFTER_APPLY,
+    BEFORE_APPLY,
+    ENVIRONMENT,
+    Fault,
+    from_environment,
+    parse,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from contract import events as ev
-from contract.derivation import Derivation
 from contract.ids import id_from_parts
 from contract.serde import EventCodec
 from tests.book_driver import BookDriver, Input

@@ -6,7 +6,14 @@ import itertools
 
 import pytest
 
-from oms.fsm import TERMINAL_STATUSES, TRANSITIONS, InvalidStateTransition, OrderStatus, OrderTrigger, transition
+from oms.fsm import (
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    InvalidStateTransition,
+    OrderStatus,
+    OrderTrigger,
+    transition,
+)
 
 S, T = OrderStatus, OrderTrigger
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from inference.baseline import NAME, VERSION, BaselineScorer, _parameters_sha256
+from inference.baseline import NAME, BaselineScorer, _parameters_sha256
 from inference.models import ScorerSpec, load_scorer
 from inference.scorer import (
     FEATURE_NAMES,
