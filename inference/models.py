@@ -10,14 +10,22 @@ from inference.scorer import Scorer
 
 @dataclass(frozen=True, slots=True)
 class ScorerSpec:
-    """Which model to run, as recorded in the run manifest."""
+    """Which model to run, as recorded in the run manifest.
+
+    ``sha256`` pins one build of ``name``/``version`` (a model activated on the
+    log names it); None accepts whichever build this host has.
+    """
 
     name: str
     version: str
+    sha256: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.version}"
 
 
 def load_scorer(spec: ScorerSpec) -> Scorer:
-    """The scorer named by ``spec``; ``ValueError`` for an unknown name or a version we cannot provide.
+    """The scorer named by ``spec``; ``ValueError`` for an unknown name, a version we cannot provide or another SHA-256.
 
     Only the deterministic baseline exists so far; artifact-backed scorers
     (ONNX Runtime with its execution-provider choice) will register here.
@@ -27,4 +35,9 @@ def load_scorer(spec: ScorerSpec) -> Scorer:
     if spec.version != BaselineScorer.version:
         available = BaselineScorer.version
         raise ValueError(f"scorer {spec.name!r} version {spec.version!r} is not available (this build: {available!r})")
-    return BaselineScorer()
+    scorer = BaselineScorer()
+    if spec.sha256 is not None and spec.sha256 != scorer.sha256:
+        raise ValueError(
+            f"scorer {spec} here has SHA-256 {scorer.sha256}, not the {spec.sha256} asked for: another build of that model"
+        )
+    return scorer

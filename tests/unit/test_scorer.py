@@ -144,6 +144,8 @@ def test_check_score(score: Decimal, ok: bool) -> None:
 def test_registry_loads_the_baseline() -> None:
     scorer = load_scorer(ScorerSpec("baseline", "1.0.0"))
     assert isinstance(scorer, BaselineScorer)
+    # Pinned to its own SHA-256 it loads too: a spec taken from the log names the build it was recorded with.
+    assert load_scorer(ScorerSpec("baseline", "1.0.0", BaselineScorer.sha256)).sha256 == BaselineScorer.sha256
 
 
 @pytest.mark.parametrize(
@@ -151,6 +153,7 @@ def test_registry_loads_the_baseline() -> None:
     [
         (ScorerSpec("gbm-onnx", "1.0.0"), "unknown scorer 'gbm-onnx'"),
         (ScorerSpec("baseline", "2.0.0"), "version '2.0.0' is not available"),
+        (ScorerSpec("baseline", "1.0.0", "0" * 64), "another build of that model"),
     ],
 )
 def test_registry_refuses_what_it_cannot_provide(spec: ScorerSpec, message: str) -> None:
