@@ -175,6 +175,8 @@ class OrderIntent(Event):
     score: Decimal
     model_name: str
     model_version: str
+    # Schema v2: the scored model's SHA-256 (inference.scorer.Scorer.sha256); "" on intents written before it.
+    model_sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,6 +229,7 @@ class Strategy:
                 score=score,
                 model_name=scorer.name,
                 model_version=scorer.version,
+                model_sha256=scorer.sha256,
             )
             for qty in quantities
         ]

@@ -32,8 +32,9 @@ GOLDEN_COUNTS = {
     "KernelSnapshotTaken": 6,  # at each session start (2013-09-02, the first tick; 2013-09-03), then every 100,000 inputs
 }
 # SHA-256 over the encoded signals, intents, order events and fills, in derivation order (the kernel's
-# trading decisions; unchanged since the first kernel, through the multi-symbol work).
-GOLDEN_DIGEST = "c120879ee447b97899f45c9fd41803ac965070c66fc3c9c5fcb985db6919d6ee"
+# trading decisions; unchanged since the first kernel, through the multi-symbol work, until OrderIntent schema v2
+# added model_sha256: the intents' other fields are the same as before).
+GOLDEN_DIGEST = "bf750c7e0c71e6a2de120675f6c851b6a3ca01814af9e82dd71e87d93607ebef"
 
 
 def _kernel() -> TradingKernel:
@@ -85,7 +86,7 @@ REFUSING_COUNTS = {
     "KernelSnapshotTaken": 6,
 }
 REFUSING_REASONS = {"MAX_POSITION": 67, "MAX_DAILY_LOSS": 7}
-REFUSING_DIGEST = "2465f5b62171a532777b5b30b7b91122dfb70770bb4d995c31836ff929fe668c"
+REFUSING_DIGEST = "705dbf84e42ec586e47910167d84fa8aec766c31b69cf8adece50f92474ce375"
 
 
 def test_counts_and_digest_of_a_day_with_risk_refusals_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:

@@ -411,7 +411,7 @@ def _summary(event: object) -> str:
     picks = {
         "Tick": ("symbol", "price", "size"),
         "Signal": ("pattern", "score"),
-        "OrderIntent": ("side", "quantity", "order_type", "score", "model_name", "model_version"),
+        "OrderIntent": ("side", "quantity", "order_type", "score", "model_name", "model_version", "model_sha256"),
         "OrderInitialized": ("side", "quantity", "order_type", "limit_price", "time_in_force"),
         "OrderDenied": ("reason", "detail"),
         "OrderRejected": ("reason", "detail"),
