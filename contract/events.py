@@ -407,6 +407,41 @@ class ProjectionRecordSkipped(Event):
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class ModelActivated(Event):
+    """Ops activate a model from this point of the log on: the kernel scores with it from the next input.
+
+    ``sha256`` pins the build (``inference.scorer.Scorer.sha256``), so a replay
+    scores with exactly the model live had at that offset, or refuses.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.ModelActivated"
+    name: str
+    version: str
+    sha256: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelApplied(Event):
+    """What the kernel made of a ``ModelActivated``: the model its partition scores with from here on, or none.
+
+    ``refusal`` None: the model is active. Otherwise the kernel could not
+    provide exactly that model (unknown, another build) and the partition
+    fails closed: no intents until a model it can provide is activated.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.ModelApplied"
+    partition: int
+    name: str
+    version: str
+    sha256: str
+    refusal: str | None
+    reason: str
+    actor: str
+
+
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     Tick,
     TradingStateChanged,
@@ -428,4 +463,6 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     AuditCheckpointSealed,
     NotaryKeyCertified,
     ProjectionRecordSkipped,
+    ModelActivated,
+    ModelApplied,
 )

@@ -32,7 +32,7 @@ INPUTS = TopicSpec(
     "inputs",
     SYMBOL_PARTITIONS,
     "symbol",
-    "The kernel's sequenced input: ticks, kill-switch and config events; its order is the order of decisions.",
+    "The kernel's sequenced input: ticks, kill-switch, config and model activations; its order is the order of decisions.",
 )
 SIGNALS = TopicSpec("signals", SYMBOL_PARTITIONS, "symbol", "Pattern signals with their feature snapshots.")
 INTENTS = TopicSpec("intents", SYMBOL_PARTITIONS, "symbol", "Scored order intents from the strategy.")
@@ -47,7 +47,7 @@ CONTROL = TopicSpec(
     "control",
     SYMBOL_PARTITIONS,
     "partition",
-    "What each kernel applied of its control inputs: the trading states and settings in force on its partition.",
+    "What each kernel applied of its control inputs: the trading states, settings and model in force on its partition.",
 )
 SNAPSHOTS = TopicSpec("snapshots", SYMBOL_PARTITIONS, "symbol", "Kernel state per partition at session boundaries and intervals.")
 MANIFESTS = TopicSpec("manifests", 1, "run", "Run manifests: code, config, model and schema versions of each run.")
@@ -129,5 +129,7 @@ def topic_for(event: object) -> TopicSpec:
         events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
         events.NotaryKeyCertified: AUDIT_CHECKPOINTS,
         events.ProjectionRecordSkipped: OPS_DECISIONS,
+        events.ModelActivated: INPUTS,
+        events.ModelApplied: CONTROL,
     }
     return routes[type(event)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.baseline import BaselineScorer
@@ -23,6 +24,19 @@ class ScorerSpec:
     def __str__(self) -> str:
         return f"{self.name}@{self.version}"
 
+    @classmethod
+    def parse(cls, text: str) -> ScorerSpec:
+        """``NAME@VERSION`` (as ``aitrader model activate`` and ``replay --model`` take it)."""
+        name, at, version = text.partition("@")
+        if not (name and at and version):
+            raise ValueError(f"model {text!r} is not NAME@VERSION, e.g. baseline@1.0.0")
+        return cls(name, version)
+
+
+def spec_of(scorer: Scorer) -> ScorerSpec:
+    """The spec naming exactly ``scorer``'s build."""
+    return ScorerSpec(scorer.name, scorer.version, scorer.sha256)
+
 
 def load_scorer(spec: ScorerSpec) -> Scorer:
     """The scorer named by ``spec``; ``ValueError`` for an unknown name, a version we cannot provide or another SHA-256.
@@ -41,3 +55,8 @@ def load_scorer(spec: ScorerSpec) -> Scorer:
             f"scorer {spec} here has SHA-256 {scorer.sha256}, not the {spec.sha256} asked for: another build of that model"
         )
     return scorer
+
+
+# How a kernel turns a model named on the log into a scorer: ``load_scorer`` unless the composition root (or a
+# test) gives another. It must raise ``ValueError`` for a model it cannot provide exactly.
+ScorerResolver = Callable[[ScorerSpec], Scorer]

@@ -26,6 +26,10 @@ Beyond one symbol (docs/design.md, "Inputs"):
   delivery exact; the sequence check does the same for a file loaded twice.
 * Wherever outputs depend on iteration, symbols go in sorted order, so a kernel
   restored from a snapshot derives what the live one did.
+* The model that scores signals is partition state too (``kernel/model.py``):
+  a ``ModelActivated`` input switches it from the next input on, or fails the
+  partition closed (no intents) when the model cannot be had exactly; the
+  kernel announces either with ``ModelApplied``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from contract.events import (
     DeadLettered,
     Event,
     KernelSnapshotTaken,
+    ModelActivated,
+    ModelApplied,
     OrderIntent,
     Side,
     Signal,
@@ -53,7 +59,9 @@ from contract.events import (
     TradingStateChanged,
 )
 from contract.topics import INPUTS
+from inference.models import ScorerResolver, ScorerSpec, load_scorer
 from inference.scorer import Scorer
+from kernel.model import ActiveModel
 from kernel.patterns import PatternConfig, PatternEngine
 from kernel.settings import KernelSettings, SymbolSettings
 from kernel.strategy import AccountContext, Strategy
@@ -64,7 +72,10 @@ from oms.instruments import UnknownInstrument
 PRODUCER = f"kernel/{__version__}"
 SNAPSHOT_EVERY_INPUTS = 100_000
 # Bumped whenever the shape of ``TradingKernel.to_state`` changes; a snapshot of another format is refused.
-SNAPSHOT_FORMAT = 2
+# Format 3 keeps the active model (name, version, SHA-256, refusal) where format 2 kept the scorer's name and
+# version; a format-2 snapshot still restores, as the model of that name and version this host provides.
+SNAPSHOT_FORMAT = 3
+READABLE_FORMATS = (2, 3)
 _SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
@@ -136,9 +147,12 @@ class TradingKernel:
         scorer: Scorer,
         calendars: VenueCalendars | None = None,
         snapshot_every: int = SNAPSHOT_EVERY_INPUTS,
+        resolve: ScorerResolver = load_scorer,
     ) -> None:
+        """``scorer`` is the model an empty kernel starts with; ``ModelActivated`` inputs switch it via ``resolve``."""
         self.partition = partition
-        self.scorer = scorer
+        self.model = ActiveModel.of(scorer)
+        self.resolve = resolve
         self.calendars = calendars or VenueCalendars()
         self.snapshot_every = snapshot_every
         self.settings = settings
@@ -166,6 +180,8 @@ class TradingKernel:
                 out += self._on_trading_state(event, derivation)
             elif isinstance(event, ConfigChanged):
                 out += self.on_config(event, derivation)
+            elif isinstance(event, ModelActivated):
+                out.append(self._on_model(event, derivation))
             else:
                 out.append(self._refuse(event, derivation, "UnexpectedInput", f"{type(event).__name__} is not a kernel input"))
         self.last_applied_offset = offset
@@ -230,7 +246,8 @@ class TradingKernel:
     def _on_signal(self, symbol: SymbolState, signal: Signal, session_close_ms: int, derivation: Derivation) -> list[Event]:
         book, patterns = symbol.book, symbol.patterns
         last = book.last_price
-        if last is None:
+        scorer = self.model.scorer
+        if last is None or scorer is None:  # no model: fail closed, the signal stands but nothing is ordered
             return []
         volatility = patterns.volatility
         context = AccountContext(
@@ -247,7 +264,7 @@ class TradingKernel:
             trading_state=book.trading_state,
         )
         out: list[Event] = []
-        intents: list[OrderIntent] = symbol.strategy.on_signal(signal, context, self.scorer, derivation)
+        intents: list[OrderIntent] = symbol.strategy.on_signal(signal, context, scorer, derivation)
         for intent in intents:
             out.append(intent)
             out += book.on_intent(intent, derivation, session_end_ms=session_close_ms)
@@ -272,6 +289,20 @@ class TradingKernel:
             if state is not book.trading_state:
                 out += book.set_trading_state(state, event, derivation)
         return out
+
+    def _on_model(self, event: ModelActivated, derivation: Derivation) -> ModelApplied:
+        """Switches scoring from the next input on, or fails closed when the model cannot be had exactly."""
+        self.model = ActiveModel.activated(ScorerSpec(event.name, event.version, event.sha256), self.resolve)
+        return ModelApplied(
+            envelope=derivation.envelope(event.event_time_ms, event.event_id, event.envelope.correlation_id),
+            partition=self.partition,
+            name=event.name,
+            version=event.version,
+            sha256=event.sha256,
+            refusal=self.model.refusal,
+            reason=event.reason,
+            actor=event.actor,
+        )
 
     def on_config(self, event: ConfigChanged, derivation: Derivation) -> list[Event]:
         """Applies a settings change (also used by what-if replays before their first input).
@@ -354,7 +385,7 @@ class TradingKernel:
             "clock_ms": self.clock_ms,
             **self.settings.to_state(),
             "trading": self.trading.to_state(),
-            "scorer": {"name": self.scorer.name, "version": self.scorer.version},
+            "model": self.model.to_state(),
             "symbols": {
                 name: {
                     "session": s.session,
@@ -368,17 +399,31 @@ class TradingKernel:
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any], scorer: Scorer, calendars: VenueCalendars | None = None) -> TradingKernel:
-        """The kernel a snapshot holds; ``SnapshotFormatError`` for another format, ``ValueError`` for another scorer."""
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        scorer: Scorer,
+        calendars: VenueCalendars | None = None,
+        resolve: ScorerResolver = load_scorer,
+    ) -> TradingKernel:
+        """The kernel a snapshot holds, scoring with the model the snapshot recorded.
+
+        ``scorer`` is the caller's starting model: used if it is the recorded
+        one, else the recorded one comes from ``resolve``. ``SnapshotFormatError``
+        for a format this code cannot read, ``ValueError`` for a recorded model
+        this host cannot provide.
+        """
         form, code = snapshot_origin(state)
-        if form != SNAPSHOT_FORMAT:
+        if form not in READABLE_FORMATS:
             raise SnapshotFormatError(
-                f"snapshot of state format {form} (taken by kernel/{code}); kernel/{__version__} reads format "
-                f"{SNAPSHOT_FORMAT} only: start from an earlier point of the log with a kernel that starts empty"
+                f"snapshot of state format {form} (taken by kernel/{code}); kernel/{__version__} reads formats "
+                f"{', '.join(map(str, READABLE_FORMATS))} only: start from an earlier point of the log with a kernel "
+                "that starts empty"
             )
-        if (state["scorer"]["name"], state["scorer"]["version"]) != (scorer.name, scorer.version):
-            raise ValueError(f"snapshot was taken with scorer {state['scorer']}, not {scorer.name} {scorer.version}")
-        kernel = cls(state["partition"], KernelSettings.from_state(state), scorer, calendars)
+        # Format 2 named the scorer by name and version only; any build of them this host provides continues it.
+        recorded = state["model"] if form == SNAPSHOT_FORMAT else state["scorer"]
+        kernel = cls(state["partition"], KernelSettings.from_state(state), scorer, calendars, resolve=resolve)
+        kernel.model = ActiveModel.from_state(recorded, scorer, resolve)
         kernel.last_applied_offset = state["last_applied_offset"]
         kernel.settings_announced = state["settings_announced"]
         kernel.clock_ms = state["clock_ms"]

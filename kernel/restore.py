@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contract.events import KernelSnapshotTaken
+from inference.models import ScorerResolver, load_scorer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
 from kernel.settings import KernelSettings
@@ -35,15 +36,18 @@ def restore_kernel(
     scorer: Scorer,
     calendars: VenueCalendars | None = None,
     settings: KernelSettings | None = None,
+    resolve: ScorerResolver = load_scorer,
 ) -> TradingKernel:
-    """The kernel ``state`` holds, or with no state an empty kernel of ``partition`` seeded with ``settings``.
+    """The kernel ``state`` holds, or with no state an empty kernel of ``partition`` seeded with ``settings`` and ``scorer``.
 
     ``settings`` (default: the default settings) seed an empty kernel only: a
     snapshot carries the settings in force on the log when it was taken
-    (config changes included), and those win. Raises ``SnapshotFormatError``
-    for a state of another format and ``ValueError`` for one taken with
-    another scorer.
+    (config changes included), and those win; so does the model it recorded
+    (``resolve`` provides it when it is not ``scorer``). Raises
+    ``SnapshotFormatError`` for a state of another format and ``ValueError``
+    for one whose model this host cannot provide.
     """
     if state is None:
-        return TradingKernel(partition, settings if settings is not None else KernelSettings.parse(), scorer, calendars)
-    return TradingKernel.from_state(state, scorer, calendars)
+        seeded = settings if settings is not None else KernelSettings.parse()
+        return TradingKernel(partition, seeded, scorer, calendars, resolve=resolve)
+    return TradingKernel.from_state(state, scorer, calendars, resolve)

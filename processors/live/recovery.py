@@ -24,7 +24,7 @@ from contract.serde import EventCodec
 from contract.topics import INPUTS, SNAPSHOTS, Namespace
 from eventlog.consumer import LogReader
 from inference.scorer import Scorer
-from kernel.engine import SNAPSHOT_FORMAT, snapshot_origin
+from kernel.engine import READABLE_FORMATS, snapshot_origin
 from kernel.restore import restore_kernel, snapshot_state
 from kernel.runner import KernelRunner
 from kernel.settings import KernelSettings
@@ -67,7 +67,7 @@ def latest_snapshot(
                 continue
             if event.input_offset < before_offset and (best is None or event.input_offset > best.input_offset):
                 form, code = snapshot_origin(snapshot_state(event))
-                if form != SNAPSHOT_FORMAT:
+                if form not in READABLE_FORMATS:
                     log.warning("partition %d: passing over the snapshot after input %d: state format %d of kernel/%s",
                                 partition, event.input_offset, form, code)
                     continue

@@ -17,8 +17,9 @@ per batch, and the recovery a restarted live worker does. Only the worker's
   stops once every partition's committed offset reached it. Partitions outside
   the window start and end at their current end offset, so they apply nothing.
 
-What-if overrides are applied right after recovery through ``apply_what_if``,
-as in fast mode. The recovered (and reconfigured) kernel is then checked
+What-if overrides (settings, ``--model``) are applied right after recovery
+through ``apply_what_if`` and ``apply_model_what_if``, as in fast mode. The
+recovered (and reconfigured) kernel is then checked
 against the state fast mode starts from; any difference stops the replay
 rather than producing a run that cannot be compared.
 """
@@ -36,7 +37,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import OffsetRanges
-from inference.scorer import Scorer
+from inference.models import ScorerSpec
 from kernel.engine import TradingKernel, canonical_json
 from kernel.runner import KernelRunner, Routed
 from kernel.settings import KernelSettings
@@ -50,7 +51,12 @@ from processors.live.app import (
 from processors.live.recovery import Recovery
 from processors.replay.errors import ReplayRefused
 from processors.replay.observe import RunObserver
-from processors.replay.start import StartState, apply_what_if
+from processors.replay.start import (
+    StartState,
+    apply_model_what_if,
+    apply_what_if,
+    starting_scorer,
+)
 from processors.replay.tally import ReplayRun
 from processors.replay.window import PartitionPlan, ReplayPlan
 
@@ -114,12 +120,14 @@ class _Replay:
         plan: ReplayPlan,
         starts: Mapping[int, StartState],
         overrides: Mapping[str, str],
+        model: ScorerSpec | None,
         observer: RunObserver | None,
         progress: Callable[[int], None] | None,
     ) -> None:
         self.parts: dict[int, PartitionPlan] = {p.partition: p for p in plan.partitions if p.inputs}
         self.starts = starts
         self.overrides = dict(overrides)
+        self.model = model
         self.observer = observer
         self.run = ReplayRun({}, {}, progress=progress)
         self.failure: str | None = None
@@ -138,6 +146,8 @@ class _Replay:
                 f"partition {recovery.partition}: the worker rebuilt its kernel at input {recovery.next_offset:,}, "
                 "not at the window's start (a rebalance or a gap in the input topic)"
             )
+        if self.model is not None and recovery.snapshot_offset is not None:
+            apply_model_what_if(kernel, starting_scorer(self.model))  # an empty kernel already starts with it
         if self.overrides:
             found = part.snapshot
             apply_what_if(kernel, self.overrides, found.event.event_time_ms if found is not None else 0, part.start)
@@ -151,14 +161,6 @@ class _Replay:
 
     def applied(self, record: RawRecord, routed: list[Routed], kernel: TradingKernel) -> None:
         self.run.take(record, routed, kernel, self.observer)
-
-
-def _scorer(starts: Mapping[int, StartState]) -> Scorer:
-    """The scorer every start state uses (one worker runs one scorer)."""
-    scorers = {(s.kernel.scorer.name, s.kernel.scorer.version): s.kernel.scorer for s in starts.values()}
-    if len(scorers) != 1:
-        raise PipelineReplayError(f"the partitions' snapshots name different scorers {sorted(scorers)}; replay them one by one")
-    return next(iter(scorers.values()))
 
 
 @contextmanager
@@ -183,6 +185,7 @@ def run_pipeline(
     overrides: Mapping[str, str],
     observer: RunObserver | None = None,
     batch_max: int = BATCH_MAX,
+    model: ScorerSpec | None = None,
     loglevel: str = "warning",
     progress: Callable[[int], None] | None = None,
 ) -> PipelineRun:
@@ -191,14 +194,15 @@ def run_pipeline(
     ``marks`` are the input topic's watermarks; ``starts`` the start states the
     plan implies (``start_kernel``), against which each recovery is checked.
     ``progress`` hears the inputs applied so far, now and then, on the worker's thread.
+    ``model`` (a what-if) replaces each recovered kernel's model and seeds an empty one.
     """
     begin, end = bounds(plan, marks)
-    hooks = _Replay(plan, starts, overrides, observer, progress)
+    hooks = _Replay(plan, starts, overrides, model, observer, progress)
     config = PipelineConfig(
         bootstrap_servers,
         inputs,
         KernelSettings.parse(),  # seeds only a kernel starting empty (a range from offset 0): default settings, as fast mode
-        _scorer(starts),
+        starting_scorer(model),  # seeds a kernel starting empty; a recovered one keeps its snapshot's model
         stop_at_end=True,
         batch_max=batch_max,
         outputs=target,

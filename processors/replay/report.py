@@ -70,8 +70,7 @@ def run_manifest(kernels: Mapping[int, TradingKernel], overrides: Mapping[str, s
             str(partition): {
                 **kernel.settings.to_state(),
                 "config_hash": config_hash(kernel.settings.values),
-                "scorer": {"name": kernel.scorer.name, "version": kernel.scorer.version,
-                           "sha256": getattr(kernel.scorer, "sha256", None)},
+                "model": kernel.model.to_state(),
             }
             for partition, kernel in sorted(kernels.items())
         },

@@ -4,7 +4,8 @@ The restore itself is recovery's (``kernel.restore.restore_kernel``); what
 is a replay's alone:
 
 * the snapshot is the one right before the range (``window.py`` finds it), and
-  its scorer is the one it names, loaded here;
+  it scores with the model it recorded (kernel state), unless ``--model``
+  replaces that model for a what-if;
 * ``--flat`` starts empty instead, with the snapshot's settings (or the
   defaults when there is no snapshot);
 * a range that starts after offset 0 with no snapshot right before it is
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from contract.derivation import Derivation
 from contract.events import ConfigApplied, ConfigChanged, DeadLettered, Envelope
@@ -28,6 +28,7 @@ from inference.baseline import VERSION as BASELINE_VERSION
 from inference.models import ScorerSpec, load_scorer
 from inference.scorer import Scorer
 from kernel.engine import PRODUCER, TradingKernel, canonical_json, snapshot_origin
+from kernel.model import ActiveModel
 from kernel.restore import restore_kernel, snapshot_state
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
@@ -53,18 +54,22 @@ def start_kernel(
     overrides: Mapping[str, str],
     flat: bool = False,
     calendars: VenueCalendars | None = None,
+    model: ScorerSpec | None = None,
 ) -> StartState:
     """The kernel a partition's replay starts with.
 
     ``ReplayRefused`` for a range with no snapshot before it or a what-if the
-    kernel refuses; ``ValueError`` from the restore or the settings for a
-    snapshot of another format or scorer, or a setting that does not parse.
+    kernel refuses; ``ValueError`` from the restore, the settings or the
+    model for a snapshot of another format, a recorded model or a ``model``
+    this host cannot provide, or a setting that does not parse.
     """
     found = plan.snapshot
     state = snapshot_state(found.event) if found is not None else None
-    scorer = _scorer(state)
+    scorer = starting_scorer(model)
     if found is not None and state is not None and not flat:
         kernel = restore_kernel(plan.partition, state, scorer, calendars)
+        if model is not None:
+            apply_model_what_if(kernel, scorer)
         if overrides:
             apply_what_if(kernel, overrides, found.event.event_time_ms, plan.start)
         source = f"snapshot at {found.offset} ({found.event.reason}, after input {found.event.input_offset})"
@@ -81,11 +86,18 @@ def start_kernel(
     return StartState(restore_kernel(plan.partition, None, scorer, calendars, settings), f"empty ({why}; {origin})")
 
 
-def _scorer(state: Mapping[str, Any] | None) -> Scorer:
-    recorded = state.get("scorer") if state is not None else None
-    if isinstance(recorded, Mapping):
-        return load_scorer(ScorerSpec(str(recorded["name"]), str(recorded["version"])))
-    return load_scorer(ScorerSpec(BASELINE_NAME, BASELINE_VERSION))
+def starting_scorer(model: ScorerSpec | None) -> Scorer:
+    """The model a kernel that starts empty scores with: ``model`` for a what-if, else the baseline, as live."""
+    return load_scorer(model if model is not None else ScorerSpec(BASELINE_NAME, BASELINE_VERSION))
+
+
+def apply_model_what_if(kernel: TradingKernel, scorer: Scorer) -> None:
+    """Replaces the model a restored kernel holds with ``scorer`` (``--model``), as if activated right before the range.
+
+    Shared by both replay modes, like ``apply_what_if``. Nothing is emitted: a
+    what-if is not on the input log, so neither is an announcement of it.
+    """
+    kernel.model = ActiveModel.of(scorer)
 
 
 def apply_what_if(kernel: TradingKernel, overrides: Mapping[str, str], event_time_ms: int, start: int) -> None:
