@@ -10,6 +10,8 @@ from aitrader.commands.data import data_app
 from aitrader.commands.demo import demo
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
+from aitrader.commands.model import model_app
+from aitrader.commands.model_activate import activate
 from aitrader.commands.monitor import monitor
 from aitrader.commands.projections import api, db_app, projections_app, projector, users_app
 from aitrader.commands.replay import replay
@@ -31,6 +33,8 @@ app.add_typer(log_app, name="log")
 app.command("ingest")(ingest)
 app.add_typer(data_app, name="data")
 app.add_typer(control_app, name="control")
+app.add_typer(model_app, name="model")
+model_app.command("activate")(activate)
 app.command("replay")(replay)
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")

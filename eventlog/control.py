@@ -1,4 +1,4 @@
-"""Puts ops' control events (kill switch, configuration) onto the kernel's input topic.
+"""Puts ops' control events (kill switch, configuration, model activation) onto the kernel's input topic.
 
 They go to the same partitions as the ticks, so the kernel meets them in log
 order like any other input. Each is stamped with its partition's current event
@@ -16,6 +16,7 @@ from contract.events import (
     ConfigChanged,
     Envelope,
     Event,
+    ModelActivated,
     TradingState,
     TradingStateChanged,
 )
@@ -101,4 +102,18 @@ def publish_settings(
     request = f"set {sorted(changed.items())} {symbol or '*'} by {actor}: {reason}"
     return publish_control(
         bootstrap, namespace, symbol, lambda envelope: ConfigChanged(envelope, symbol, changed, reason, actor), request
+    )
+
+
+def publish_model_activation(
+    bootstrap: str, namespace: Namespace, name: str, version: str, sha256: str, reason: str, actor: str
+) -> list[tuple[int, Event]]:
+    """Every partition's kernel scores with this exact build from this point of the log on.
+
+    The caller checks first that the model can be provided (``inference.models.load_scorer``,
+    which this layer does not use); a kernel that cannot provide it fails closed.
+    """
+    request = f"activate {name}@{version} {sha256} by {actor}: {reason}"
+    return publish_control(
+        bootstrap, namespace, None, lambda envelope: ModelActivated(envelope, name, version, sha256, reason, actor), request
     )

@@ -15,6 +15,7 @@ from contract.events import (
     Envelope,
     Event,
     KernelSnapshotTaken,
+    ModelApplied,
     TradingStateApplied,
 )
 from contract.ids import id_from_record
@@ -56,12 +57,12 @@ def dead_letter(record: RawRecord, logical_topic: str, stage: str, reason: str, 
 
 def route(event: Event, partition: int) -> Routed:
     spec = topic_for(event)
-    if isinstance(event, (KernelSnapshotTaken, TradingStateApplied, ConfigApplied)):
+    if isinstance(event, (KernelSnapshotTaken, TradingStateApplied, ConfigApplied, ModelApplied)):
         # Partition state: it stays on the kernel's own partition whatever its symbols hash to.
         return Routed(spec, f"partition-{partition}", partition, event)
     if isinstance(event, DeadLettered):
         return Routed(spec, event.source_topic, None, event)
-    return Routed(spec, getattr(event, "symbol"), None, event)
+    return Routed(spec, event.symbol, None, event)
 
 
 class KernelRunner:

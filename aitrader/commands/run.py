@@ -89,7 +89,11 @@ def processors(
     stop_at_end: bool = typer.Option(
         False, "--stop-at-end", help="Exit once every input partition's end offset at start is processed and committed."
     ),
-    model: str = typer.Option(BaselineScorer.name, help="Scorer name."),
+    model: str = typer.Option(
+        BaselineScorer.name,
+        help="Starting model's name: scores a partition whose kernel starts empty; a snapshot's model and any "
+        "ModelActivated on the log (aitrader model activate) win over it.",
+    ),
     model_version: str = typer.Option(BaselineScorer.version, help="Scorer version; refused if this build cannot run exactly it."),
     batch: int = typer.Option(BATCH_MAX, min=1, help="Most inputs applied per produce-flush-commit step."),
     batch_wait_ms: int = typer.Option(
@@ -102,7 +106,7 @@ def processors(
     Outputs go to the signal, intent, order, fill and snapshot topics; an input's
     offset is committed only after the broker acknowledged everything it derived.
     On start each partition's kernel is rebuilt from its latest snapshot and the
-    inputs after it, and a run manifest is recorded.
+    inputs after it (with the model it scored with), and a run manifest is recorded.
     """
     try:
         settings = KernelSettings.parse(parse_settings(settings_file, overrides))  # refuses bad settings now
