@@ -7,8 +7,9 @@ run over the same plan, start states and comparison: ``--mode fast`` runs the
 kernel in this process; ``--mode pipeline`` runs the live Faust worker over
 the live input records.
 
-Exit codes: 0 replayed (and identical to live when compared), 1 the replay
-diverged from live, 2 the replay could not be run as asked.
+Exit codes: 0 replayed (and identical to live when compared, or a ``--model``
+what-if report), 1 the replay diverged from live, 2 the replay could not be
+run as asked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,6 +28,7 @@ from aitrader.stack.endpoints import endpoints
 from contract.digest import Divergence, LoggedEvent
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import OffsetRanges
+from inference.models import ScorerSpec
 from processors.replay.errors import ReplayRefused, ReplaySpecError
 from processors.replay.fast import READ_BATCH
 from processors.replay.outcome import ReplayOutcome
@@ -33,6 +36,7 @@ from processors.replay.progress import Planned, Replayed, ReplayProgress
 from processors.replay.run import run_replay
 from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.tally import ReplayRun
+from processors.replay.whatif import WhatIfDifference, money
 from processors.replay.window import DayWindow, OffsetWindow, Window, parse_offsets
 
 
@@ -45,7 +49,11 @@ def replay(
     into: str | None = typer.Option(None, "--into", help="Replay name: outputs go to the replay.NAME.* topics (default: the day, or 'offsets')."),
     flat: bool = typer.Option(False, "--flat", help="Start from an empty kernel instead of the snapshot; skips the comparison."),
     overrides: list[str] = typer.Option([], "--set", help="What-if setting key=value (repeatable); skips the comparison unless --compare."),
-    compare: bool = typer.Option(False, "--compare", help="Compare with live even for a --set or --flat run."),
+    model: str | None = typer.Option(
+        None, "--model", help="What-if model NAME@VERSION: replaces the model active at the start (later ModelActivated "
+        "inputs still switch it); skips the comparison unless --compare, which reports the difference in intents, fills and P&L.",
+    ),
+    compare: bool = typer.Option(False, "--compare", help="Compare with live even for a --set, --model or --flat run."),
     report: Path | None = typer.Option(None, "--report", file_okay=False, help="Write report.json, fills.csv, equity.csv and equity.png here."),
     namespace: str = typer.Option("", "--namespace", help="Prefix of the live topics (tests, experiments); live uses none."),
     tz: str = typer.Option("America/Chicago", help="Zone of printed times."),
@@ -65,14 +73,19 @@ def replay(
     wanted = tuple(s.strip() for s in (symbols or "").split(",") if s.strip())
     settings = setting_pairs(overrides, "--set")
     try:
-        spec = ReplaySpec(window, Namespace(namespace), wanted, mode, into, flat, settings, compare, report, tz, batch)
-    except ReplaySpecError as exc:
+        what_if_model = None if model is None else ScorerSpec.parse(model)
+        spec = ReplaySpec(
+            window, Namespace(namespace), wanted, mode, into, flat, settings, compare, report, tz, batch, what_if_model
+        )
+    except (ReplaySpecError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     try:
         outcome = run_replay(spec, endpoints()[0], lambda progress: _print_progress(progress, spec.target))
     except ReplayRefused as exc:
         raise fail(str(exc)) from None
     _print_comparison(outcome, timezone)
+    if outcome.what_if is not None:
+        _print_what_if(outcome.what_if)
     if outcome.files:
         console.print(f"report: {', '.join(str(f) for f in outcome.files)}", highlight=False)
     if outcome.diverged:
@@ -155,12 +168,15 @@ def _print_comparison(outcome: ReplayOutcome, tz: ZoneInfo) -> None:
         verdict = "[green]identical[/]" if topic.identical else "[bold red]DIFFERENT[/]"
         console.print(f"  {topic.topic:<8} live {topic.live.sha256[:16]} ({topic.live.events:,} events)  {replayed}  {verdict}")
     if not comparison.compared:
-        why = "--flat" if spec.flat else "a what-if run (--set)" if spec.overrides else "not asked"
+        why = "--flat" if spec.flat else "a what-if run (--set, --model)" if spec.what_if else "not asked"
         console.print(f"comparison with live skipped: {why}; add --compare to compare anyway", highlight=False)
         return
     if comparison.identical:
         total = sum(t.replay.events for t in comparison.topics)
         console.print(f"[green]deterministic[/]: the replay derived the same {total:,} events as live, byte for byte")
+        return
+    if spec.model is not None:
+        console.print(f"what-if with model {spec.model}: differs from the recorded day by design (not a divergence)")
         return
     for note in outcome.code_versions:
         # Said first: other code deriving other events is expected, not a determinism failure.
@@ -173,6 +189,23 @@ def _print_comparison(outcome: ReplayOutcome, tz: ZoneInfo) -> None:
     if first is not None:
         for line in describe_divergence(first, tz):
             console.print(line, highlight=False, markup=False)
+
+
+def _print_what_if(difference: WhatIfDifference) -> None:
+    live, replay = difference.live, difference.replay
+    console.print("what-if against the recorded day (replay - live):", highlight=False)
+    console.print(f"  intents  live {live.intents:,}  replay {replay.intents:,}  difference {replay.intents - live.intents:+,}",
+                  highlight=False)
+    console.print(f"  fills    live {live.fills:,}  replay {replay.fills:,}  difference {replay.fills - live.fills:+,}",
+                  highlight=False)
+    for symbol in difference.symbols:
+        console.print(
+            f"  P&L {symbol}  live {money(live.pnl.get(symbol, Decimal(0)))}  "
+            f"replay {money(replay.pnl.get(symbol, Decimal(0)))}  difference {money(difference.pnl_difference(symbol))}",
+            highlight=False,
+        )
+    if difference.none:
+        console.print("  no difference in intents, fills or P&L", highlight=False)
 
 
 def describe_divergence(divergence: Divergence, tz: ZoneInfo) -> list[str]:

@@ -26,6 +26,7 @@ from api.auth import STATUS, require
 from api.errors import ApiError, bad_request
 from api.replay_jobs import ReplayJobs
 from api.settings import ApiSettings
+from inference.models import ScorerSpec
 from kernel.settings import validate_change
 from processors.replay.names import BadReplayName, check_name
 from processors.replay.spec import ReplaySpec
@@ -63,6 +64,10 @@ class ReplayRequest(BaseModel):
     into: str | None = Field(None, description="Replay name: outputs go to replay.NAME.* (default the day, or 'offsets').")
     overrides: dict[str, str] | None = Field(None, alias="set", description="What-if settings; skips the comparison unless compare.")
     compare: bool = Field(False, description="Compare with live even for a what-if run.")
+    model: str | None = Field(
+        None, description="What-if model NAME@VERSION replacing the one active at the start; with compare, reports the "
+        "difference in intents, fills and P&L.",
+    )
 
 
 def _offsets(pairs: dict[str, int] | None, parameter: str) -> dict[int, int] | None:
@@ -99,8 +104,12 @@ def _spec(body: ReplayRequest) -> ReplaySpec:
         validate_change(overrides)
     except ValueError as exc:
         raise ApiError(422, "settings_refused", str(exc)) from None
+    try:
+        model = None if body.model is None else ScorerSpec.parse(body.model)
+    except ValueError as exc:
+        raise bad_request("bad_model", str(exc), parameter="model") from None
     window = DayWindow(day) if day is not None else OffsetWindow(starts or {}, ends)
-    return ReplaySpec(window, symbols=symbols, into=body.into, overrides=overrides, compare=body.compare)
+    return ReplaySpec(window, symbols=symbols, into=body.into, overrides=overrides, compare=body.compare, model=model)
 
 
 def _jobs(request: Request) -> ReplayJobs:

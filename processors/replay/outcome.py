@@ -1,7 +1,9 @@
 """How a replay that ran ended: replayed, and identical to live or not, with the report that says so.
 
 ``diverged`` (exit code 1) is a finding, not a failure: the run completed and
-its comparison shows where replay and live part. When the day was recorded
+its comparison shows where replay and live part. A ``--model`` what-if is
+never diverged: it runs another model on purpose, and its comparison is the
+what-if report (``whatif.py``). When the day was recorded
 by other code, each such partition gets a ``CodeVersionDiffers`` note, said
 before the divergence: other code deriving other events is expected, not a
 determinism failure.
@@ -19,6 +21,7 @@ from processors.replay.compare import Comparison
 from processors.replay.progress import Planned, Replayed
 from processors.replay.spec import ReplaySpec
 from processors.replay.start import StartState
+from processors.replay.whatif import WhatIfDifference
 
 SUCCEEDED, DIVERGED = "succeeded", "diverged"
 DIVERGED_EXIT = 1
@@ -51,10 +54,11 @@ class ReplayOutcome:
     code_versions: tuple[CodeVersionDiffers, ...]
     report: Mapping[str, Any]  # what report.json says (``report.summary``), written or not
     files: tuple[Path, ...]  # the report files written (none without ``spec.report``)
+    what_if: WhatIfDifference | None = None  # a what-if compared with live: its difference in intents, fills, P&L
 
     @property
     def diverged(self) -> bool:
-        return self.comparison.compared and not self.comparison.identical
+        return self.comparison.compared and not self.comparison.identical and self.spec.model is None
 
     @property
     def state(self) -> str:

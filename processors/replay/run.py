@@ -9,7 +9,9 @@ told, and the API's background jobs (``job.py``) write it to files. Steps:
 4. run the kernel, in this process (fast) or through the live Faust worker
    (pipeline, which stops its worker with a signal to its own process: run
    it in a process of its own, never inside a server);
-5. find the offsets the run appended and compare their digests with live's;
+5. find the offsets the run appended and compare their digests with live's
+   (and for a what-if compared with live, the difference in intents, fills and
+   P&L, ``whatif.py``);
 6. build the report (and write its files when a directory was given).
 
 ``ReplayRefused`` (exit 2) when it cannot run as asked; otherwise a
@@ -48,6 +50,7 @@ from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.start import StartState, start_kernel
 from processors.replay.tally import ReplayRun
 from processors.replay.target import prepare_topics, written_ranges
+from processors.replay.whatif import what_if_difference
 from processors.replay.window import ReplayPlan, plan_window
 
 
@@ -74,16 +77,26 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
             replayed = Replayed(run, piped, written_ranges(reader, spec.target, before, run.by_topic))
             tell(ReplayProgress(Phase.COMPARING, run.inputs, plan.inputs, replayed=replayed))
             comparison = compare_topics(reader, codec, spec.live, spec.target, run.spans, replayed.written, spec.compared)
+            what_if = (
+                what_if_difference(reader, codec, spec.live, spec.target, run.spans, replayed.written, run.kernels)
+                if spec.what_if and spec.compared
+                else None
+            )
     except (KafkaException, DeliveryError, UndecodableRecord) as exc:
         # The log (or the broker) is not as a replay needs it: the message says where.
         raise ReplayRefused(str(exc)) from exc
     title = f"replay {plan.label} into {spec.target.prefix}" + (f" with {dict(spec.overrides)}" if spec.overrides else "")
+    title += f" with model {spec.model}" if spec.model is not None else ""
     content = summary(title, plan, planned.sources, run, comparison, replayed.written, manifest, time.perf_counter() - started)
+    if what_if is not None:
+        content["what_if"] = what_if.to_json()
     files: tuple[Path, ...] = ()
     if spec.report is not None and observer is not None:
         tell(ReplayProgress(Phase.REPORTING, run.inputs, plan.inputs))
         files = tuple(write_report(spec.report, content, observer, spec.zone))
-    return ReplayOutcome(spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files)
+    return ReplayOutcome(
+        spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files, what_if
+    )
 
 
 def _ignore(progress: ReplayProgress) -> None:
@@ -93,10 +106,11 @@ def _ignore(progress: ReplayProgress) -> None:
 def _starts(plan: ReplayPlan, spec: ReplaySpec) -> dict[int, StartState]:
     calendars = VenueCalendars()
     try:
-        return {p.partition: start_kernel(p, spec.overrides, spec.flat, calendars) for p in plan.partitions if p.inputs}
+        return {p.partition: start_kernel(p, spec.overrides, spec.flat, calendars, spec.model)
+                for p in plan.partitions if p.inputs}
     except ReplayRefused:
         raise
-    except ValueError as exc:  # a snapshot of another format or scorer, a what-if the kernel refuses
+    except ValueError as exc:  # a snapshot of another format, a model this host lacks, a what-if the kernel refuses
         raise ReplayRefused(str(exc)) from exc
 
 
@@ -116,5 +130,5 @@ def _run(
         return run_fast(reader, producer, spec.live, plan, kernels, observer, spec.batch, progress), None
     marks = reader.watermarks(spec.live.topic(INPUTS))
     piped = run_pipeline(bootstrap, spec.live, spec.target, plan, marks, starts, spec.overrides, observer, spec.batch,
-                         progress=progress)
+                         progress=progress, model=spec.model)
     return piped.run, piped

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.topics import Namespace
+from inference.models import ScorerSpec
 from processors.replay.errors import ReplaySpecError
 from processors.replay.fast import READ_BATCH
 from processors.replay.names import (
@@ -38,9 +39,13 @@ class ReplaySpec:
     """A replay request: which inputs, how to run them, where the outputs and the report go.
 
     ``live`` is the namespace of the live topics read; outputs go to
-    ``target`` (``replay.NAME.`` beside them). ``overrides`` make a what-if
-    run; the comparison with live is made unless the run is a what-if or
-    ``flat``, or always with ``compare``. ``report`` is a directory for
+    ``target`` (``replay.NAME.`` beside them). ``overrides`` and ``model``
+    make a what-if run: ``model`` replaces the model active at the start
+    (``ModelActivated`` inputs later in the range still switch it, as
+    ``ConfigChanged`` inputs still apply after ``--set``). The comparison with
+    live is made unless the run is a what-if or ``flat``, or always with
+    ``compare``; a ``model`` what-if compared is a what-if report (the
+    difference in intents, fills and P&L), never a divergence. ``report`` is a directory for
     report.json, fills.csv, equity.csv and equity.png; ``tz`` the zone of their
     times. ``batch`` is input records per read (fast) or per worker batch (pipeline).
     """
@@ -56,6 +61,7 @@ class ReplaySpec:
     report: Path | None = None
     tz: str = DEFAULT_ZONE
     batch: int = READ_BATCH
+    model: ScorerSpec | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,7 +94,11 @@ class ReplaySpec:
     @property
     def compared(self) -> bool:
         """Whether the replay is compared with live: a what-if or flat run differs from it by design."""
-        return self.compare or not (self.flat or self.overrides)
+        return self.compare or not (self.flat or self.what_if)
+
+    @property
+    def what_if(self) -> bool:
+        return bool(self.overrides) or self.model is not None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -114,6 +124,7 @@ class ReplaySpec:
             "report": None if self.report is None else str(self.report),
             "tz": self.tz,
             "batch": self.batch,
+            "model": None if self.model is None else str(self.model),
         }
 
     @classmethod
@@ -137,6 +148,7 @@ class ReplaySpec:
             None if data["report"] is None else Path(data["report"]),
             data["tz"],
             data["batch"],
+            None if data.get("model") is None else ScorerSpec.parse(data["model"]),  # absent in older job files
         )
 
 

@@ -17,6 +17,7 @@ from aitrader.commands.replay import replay
 from api.errors import ApiError
 from api.routers.replays import ReplayRequest, _spec
 from contract.topics import Namespace
+from inference.models import ScorerSpec
 from processors.replay.errors import ReplayRefused, ReplaySpecError
 from processors.replay.names import (
     MAX_NAME_LENGTH,
@@ -94,6 +95,8 @@ def test_a_what_if_or_flat_run_is_compared_only_when_asked() -> None:
     assert not ReplaySpec(DayWindow(DAY), overrides={"strategy.threshold": "0.5"}).compared
     assert not ReplaySpec(DayWindow(DAY), flat=True).compared
     assert ReplaySpec(DayWindow(DAY), flat=True, compare=True).compared
+    assert not ReplaySpec(DayWindow(DAY), model=ScorerSpec("baseline", "1.0.0")).compared
+    assert ReplaySpec(DayWindow(DAY), model=ScorerSpec("baseline", "1.0.0"), compare=True).compared
 
 
 @pytest.mark.parametrize(
@@ -103,7 +106,19 @@ def test_a_what_if_or_flat_run_is_compared_only_when_asked() -> None:
                    {"strategy.threshold": "0.5"}, True, Path("/tmp/report"), "Europe/Berlin", 500),
         ReplaySpec(OffsetWindow({0: 10, 2: 7}, {0: 20, 2: 9})),
         ReplaySpec(OffsetWindow({1: 0})),
+        ReplaySpec(DayWindow(DAY), compare=True, model=ScorerSpec("baseline", "1.0.0")),
     ],
 )
 def test_a_spec_reads_back_from_its_json_as_it_was(spec: ReplaySpec) -> None:
     assert ReplaySpec.from_json(spec.to_json()) == spec
+
+
+def test_a_job_file_written_before_the_model_what_if_reads_back_without_one() -> None:
+    older = {k: v for k, v in ReplaySpec(DayWindow(DAY)).to_json().items() if k != "model"}
+    assert ReplaySpec.from_json(older).model is None
+
+
+@pytest.mark.parametrize("text", ["baseline", "baseline@", "@1.0.0", ""])
+def test_a_model_not_named_name_at_version_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="NAME@VERSION"):
+        ScorerSpec.parse(text)
