@@ -54,18 +54,18 @@ SWITCHES = (
 )
 
 
-def _chicago_ms(text: str) -> int:
+def chicago_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=venue_zone("CME")).timestamp() * 1000)
 
 
 def partition_inputs(every: int = 4, until: str | None = None) -> dict[int, list[Event]]:
     """Each partition's inputs in log order: the set's ticks (every ``every``-th row) with the switches."""
     ticks = multi_symbol_ticks(every=every, until=until)
-    switches = sorted(SWITCHES, key=lambda s: _chicago_ms(s.at))
+    switches = sorted(SWITCHES, key=lambda s: chicago_ms(s.at))
     inputs: dict[int, list[Event]] = defaultdict(list)
     pending = list(switches)
     for tick in ticks:
-        while pending and _chicago_ms(pending[0].at) <= tick.event_time_ms:
+        while pending and chicago_ms(pending[0].at) <= tick.event_time_ms:
             _switch(inputs, pending.pop(0))
         inputs[partition_for(tick.symbol, INPUTS.partitions)].append(tick)
     for switch in pending:
