@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -307,3 +307,27 @@ def first_difference(got: Outputs, expected: Outputs) -> str:
 def batch_ranges(line: str) -> dict[int, tuple[int, int]]:
     """partition -> (first, last) offset of a batch as a worker's log line describes it."""
     return {int(p): (int(low), int(high)) for p, low, high in BATCH_RANGE.findall(line)}
+
+
+def killed_and_restored(
+    bootstrap: str, namespace: Namespace, settings: Mapping[str, str], logs: Path, kill_after: int, timeout_s: float
+) -> tuple[Worker, Outputs, Outputs]:
+    """A worker killed between apply and flush after ``kill_after`` inputs, then one that finishes the input topic.
+
+    Returns the survivor (its log says how it recovered), what the pair wrote on
+    the derived topics, and what the pure kernel derives from the same inputs.
+    """
+    settings_file = logs / "settings.conf"
+    logs.mkdir(parents=True, exist_ok=True)
+    settings_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+    with WorkerGroup(bootstrap, namespace, logs, settings_file) as group:
+        doomed = group.start(fault=f"kill-after-apply:{kill_after}", args=["--batch", "1000"])
+        if doomed.process.wait(timeout=timeout_s) != -signal.SIGKILL:
+            raise WorkerError(f"{doomed.name} was not killed after {kill_after} inputs\n{group.tails()}")
+        survivor = group.start()
+        group.wait_until_committed(timeout_s)
+        codes = group.stop()
+    if codes[survivor.name] != 0:
+        raise WorkerError(f"{survivor.name} exited with {codes[survivor.name]}\n{group.tails()}")
+    expected = as_outputs(pure_kernel(read_records(bootstrap, namespace, INPUTS), KernelSettings.parse(dict(settings))))
+    return survivor, derived_on_log(bootstrap, namespace), expected

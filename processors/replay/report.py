@@ -70,7 +70,7 @@ def run_manifest(kernels: Mapping[int, TradingKernel], overrides: Mapping[str, s
             str(partition): {
                 **kernel.settings.to_state(),
                 "config_hash": config_hash(kernel.settings.values),
-                "model": kernel.model.to_state(),
+                "scorer": kernel.model.to_state(),  # name, version, sha256; refusal: the partition starts closed
             }
             for partition, kernel in sorted(kernels.items())
         },

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +43,7 @@ from kernel.settings import KernelSettings
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, chicago_ms, partition_inputs
 from tests.seed import put_inputs, seed_partitions
-from tests.workers import (
-    WorkerGroup,
-    as_outputs,
-    derived_on_log,
-    first_difference,
-    pure_kernel,
-    read_records,
-)
+from tests.workers import first_difference, killed_and_restored, read_records
 
 pytestmark = pytest.mark.infra
 
@@ -133,7 +125,7 @@ def test_a_replay_restores_the_closed_partitions_and_switches_back_where_live_di
     assert code == 0, out
     assert "deterministic" in out and "DIFFERENT" not in out
     report = json.loads((tmp_path / "report.json").read_text())
-    models = [p["model"] for p in report["manifest"]["partitions"].values()]
+    models = [p["scorer"] for p in report["manifest"]["partitions"].values()]
     assert models and all("unknown scorer 'gbm-onnx'" in (m["refusal"] or "") for m in models)  # the day starts closed
     assert report["counts"]["by_type"]["ModelApplied"] == INPUTS.partitions
     assert report["counts"]["by_type"]["OrderIntent"] > 0  # after the switch back
@@ -170,20 +162,10 @@ def test_the_live_worker_killed_mid_day_derives_the_pure_kernels_bytes_across_th
     kafka_bootstrap: str, namespace: Namespace, day: Day, tmp_path: Path
 ) -> None:
     put_inputs(EventProducer(kafka_bootstrap, namespace), day.inputs)
-    settings = tmp_path / "settings.conf"
-    settings.write_text("".join(f"{key}={value}\n" for key, value in SETTINGS.items()))
-    with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", settings) as group:
-        # Killed after partition 1 passed its 2013-09-03 session start, which it took while closed.
-        doomed = group.start(fault="kill-after-apply:15000", args=["--batch", "500"])
-        assert doomed.process.wait(timeout=RUN_S) == -signal.SIGKILL, group.tails()
-        survivor = group.start()
-        group.wait_until_committed(RUN_S)
-        codes = group.stop()
-    assert codes[survivor.name] == 0, group.tails()
+    # Killed after partition 1 passed its 2013-09-03 session start, which it took while closed.
+    survivor, got, expected = killed_and_restored(kafka_bootstrap, namespace, SETTINGS, tmp_path / "logs", 15_000, RUN_S)
     # Partition 1 was rebuilt from a snapshot taken while it was closed (after the refused activation).
     refused_at = next(o for o, e in enumerate(day.inputs[1]) if isinstance(e, ModelActivated))
     recovered = re.search(r"recovered partition 1: snapshot after input (\d+)", survivor.text())
-    assert recovered is not None and int(recovered.group(1)) >= refused_at, group.tails()
-    expected = as_outputs(pure_kernel(read_records(kafka_bootstrap, namespace, INPUTS), KernelSettings.parse(SETTINGS)))
-    got = derived_on_log(kafka_bootstrap, namespace)
+    assert recovered is not None and int(recovered.group(1)) >= refused_at, survivor.tail()
     assert got == expected, first_difference(got, expected)

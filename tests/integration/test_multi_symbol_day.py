@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from aitrader.commands.replay import replay
 from contract.events import Event, KernelSnapshotTaken
-from contract.topics import CATALOG, CONTROL, INPUTS, Namespace
+from contract.topics import CATALOG, CONTROL, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
@@ -29,14 +28,7 @@ from kernel.settings import KernelSettings
 from tests.integration.test_replay import _delete_replays, invoke
 from tests.multi_symbol_day import SETTINGS, partition_inputs
 from tests.seed import SeedReport, put_inputs, seed_partitions
-from tests.workers import (
-    WorkerGroup,
-    as_outputs,
-    derived_on_log,
-    first_difference,
-    pure_kernel,
-    read_records,
-)
+from tests.workers import first_difference, killed_and_restored
 
 RUN_S = 240.0
 
@@ -96,19 +88,8 @@ def test_the_live_worker_killed_between_apply_and_flush_derives_the_pure_kernels
 ) -> None:
     """The same inputs on a fresh log, the live worker killed mid-day and restarted: halts and REDUCING included."""
     put_inputs(EventProducer(kafka_bootstrap, namespace), day.inputs)
-    settings = tmp_path / "settings.conf"
-    settings.write_text("".join(f"{key}={value}\n" for key, value in SETTINGS.items()))
-    with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", settings) as group:
-        # Killed once partition 1 has passed the 09-03 session start (its snapshot) and before the day's halt.
-        doomed = group.start(fault="kill-after-apply:30000", args=["--batch", "1000"])
-        assert doomed.process.wait(timeout=RUN_S) == -signal.SIGKILL, group.tails()
-        survivor = group.start()
-        group.wait_until_committed(RUN_S)
-        codes = group.stop()
-    assert codes[survivor.name] == 0, group.tails()
-    assert "snapshot after input" in survivor.text(), group.tails()  # recovered from a snapshot, not from the start
-    inputs = read_records(kafka_bootstrap, namespace, INPUTS)
-    expected = as_outputs(pure_kernel(inputs, KernelSettings.parse(SETTINGS)))
-    got = derived_on_log(kafka_bootstrap, namespace)
+    # Killed once partition 1 has passed the 09-03 session start (its snapshot) and before the day's halt.
+    survivor, got, expected = killed_and_restored(kafka_bootstrap, namespace, SETTINGS, tmp_path / "logs", 30_000, RUN_S)
+    assert "snapshot after input" in survivor.text(), survivor.tail()  # recovered from a snapshot, not from the start
     assert got == expected, first_difference(got, expected)
     assert {p for topic, p in expected if topic == CONTROL.name} == {0, 1, 2}
