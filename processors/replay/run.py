@@ -50,7 +50,7 @@ from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.start import StartState, start_kernel
 from processors.replay.tally import ReplayRun
 from processors.replay.target import prepare_topics, written_ranges
-from processors.replay.whatif import what_if_difference
+from processors.replay.whatif import opening_positions, what_if_difference
 from processors.replay.window import ReplayPlan, plan_window
 
 
@@ -69,6 +69,7 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
             if plan.inputs == 0:
                 raise ReplayRefused("no inputs in that range: nothing to replay")
             manifest = run_manifest({p: s.kernel for p, s in starts.items()}, spec.overrides, spec.mode)
+            opening = opening_positions({p: s.kernel for p, s in starts.items()})  # the run moves the kernels
             before = prepare_topics(reader, bootstrap, spec.target)
             observer = RunObserver() if spec.report is not None else None
             tell(ReplayProgress(Phase.REPLAYING, 0, plan.inputs))
@@ -78,7 +79,7 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
             tell(ReplayProgress(Phase.COMPARING, run.inputs, plan.inputs, replayed=replayed))
             comparison = compare_topics(reader, codec, spec.live, spec.target, run.spans, replayed.written, spec.compared)
             what_if = (
-                what_if_difference(reader, codec, spec.live, spec.target, run.spans, replayed.written, run.kernels)
+                what_if_difference(reader, codec, spec.live, spec.target, run.spans, replayed.written, run.kernels, opening)
                 if spec.what_if and spec.compared
                 else None
             )

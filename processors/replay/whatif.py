@@ -7,11 +7,12 @@ the difference is the what-if's alone:
 
 * intents and fills: the events derived from the replayed inputs, counted once
   per event id (live's by time and id, as the comparison finds them);
-* P&L per symbol: the range's fills booked FIFO net of fees from flat
-  (``oms.positions.Position``), open lots marked at the last price the replay's
-  kernel saw. Both sides start from the same snapshot and see the same ticks,
-  so a position carried into the range weighs the same on both and drops out
-  of the difference.
+* P&L per symbol over the range: the position the range starts with (the
+  start state's, the same on both sides), the side's fills booked on it FIFO
+  net of fees (``oms.positions.Position``), marked at the last price the
+  replay's kernel saw, minus what the opening position was worth at its own
+  last price. For a day replayed from its session start that is the kernel's
+  session P&L, so a what-if with the recorded model reports live's.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class WhatIfDifference:
         }
 
 
+def opening_positions(kernels: Mapping[int, TradingKernel]) -> dict[str, dict[str, Any]]:
+    """Each known symbol's position state, before the run moves it."""
+    return {name: s.book.to_state()["position"] for k in kernels.values() for name, s in sorted(k.symbols.items())}
+
+
 def money(value: Decimal) -> str:
     """Exact, without the exponent or trailing zeros FIFO products carry (``-1094.25``, ``0``)."""
     return format(value.normalize(), "f")
@@ -86,8 +92,12 @@ def what_if_difference(
     spans: Mapping[int, InputSpan],
     written: Mapping[str, OffsetRanges],
     kernels: Mapping[int, TradingKernel],
+    opening: Mapping[str, Mapping[str, Any]],
 ) -> WhatIfDifference:
-    """The figures of live's events derived from the replayed inputs beside those this run wrote (``written``)."""
+    """The figures of live's events derived from the replayed inputs beside those this run wrote (``written``).
+
+    ``opening``: each symbol's position state at the start (``opening_positions``, taken before the run).
+    """
     sides = []
     for side in ("live", "replay"):
         found = {}
@@ -96,7 +106,7 @@ def what_if_difference(
                 found[spec.name] = live_events(reader, codec, live.topic(spec), spans)
             else:
                 found[spec.name] = read_events(reader, codec, replay.topic(spec), dict(written.get(spec.name, {})))
-        sides.append(_figures(found[INTENTS.name], found[FILLS.name], kernels))
+        sides.append(_figures(found[INTENTS.name], found[FILLS.name], kernels, opening))
     return WhatIfDifference(*sides)
 
 
@@ -113,9 +123,13 @@ def _once(by_partition: Mapping[int, list[LoggedEvent]]) -> list[LoggedEvent]:
 
 
 def _figures(
-    intents: Mapping[int, list[LoggedEvent]], fills: Mapping[int, list[LoggedEvent]], kernels: Mapping[int, TradingKernel]
+    intents: Mapping[int, list[LoggedEvent]],
+    fills: Mapping[int, list[LoggedEvent]],
+    kernels: Mapping[int, TradingKernel],
+    opening: Mapping[str, Mapping[str, Any]],
 ) -> SideFigures:
-    positions: dict[str, Position] = {}
+    positions = {symbol: Position.from_state(dict(state)) for symbol, state in opening.items()}
+    worth = {symbol: p.total_pnl for symbol, p in positions.items()}
     booked = _once(fills)
     for logged in booked:
         fill = logged.event
@@ -130,4 +144,5 @@ def _figures(
         last = next((k.symbols[symbol].book.last_price for k in kernels.values() if symbol in k.symbols), None)
         if last is not None:
             position.mark(last)
-    return SideFigures(len(_once(intents)), len(booked), {s: p.total_pnl for s, p in sorted(positions.items())})
+    pnl = {s: p.total_pnl - worth.get(s, Decimal(0)) for s, p in sorted(positions.items())}
+    return SideFigures(len(_once(intents)), len(booked), pnl)

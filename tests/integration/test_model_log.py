@@ -23,6 +23,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -137,13 +138,18 @@ def test_what_if_another_model_reports_the_difference_and_the_same_model_none(da
                        "--model", "baseline@1.0.0", "--compare", "--report", str(tmp_path / "other"))
     assert code == 0, out  # a what-if report, not a divergence
     assert "not a divergence" in out and "what-if against the recorded day" in out
-    other = json.loads((tmp_path / "other" / "report.json").read_text())["what_if"]
+    other_report = json.loads((tmp_path / "other" / "report.json").read_text())
+    other = other_report["what_if"]
     # Live was closed until 09:00; the baseline from the day's start orders in the night and the early morning too
     # (limit orders resting 20 ticks behind the market, which this day never reaches: the fills are live's).
     assert other["difference"]["intents"] > 0
     assert other["replay"]["intents"] == other["live"]["intents"] + other["difference"]["intents"]
     assert other["difference"]["fills"] == other["replay"]["fills"] - other["live"]["fills"]
     assert set(other["difference"]["pnl"]) == {"ES", "SYN_NQ", "SYN_SP500_ETF", "SYN_YM", "SYN_ZN"}
+    # Each side's P&L is the day's: for the replay, what its own kernels booked (report "pnl").
+    assert {s: Decimal(v) for s, v in other["replay"]["pnl"].items()} == {
+        s: Decimal(p["daily_pnl"]) for s, p in other_report["pnl"].items()
+    }
 
     # 2013-09-02 started under the baseline, so the baseline as a what-if changes nothing.
     code, out = invoke(replay, "--day", "2013-09-02", "--namespace", prefix, "--into", "whatifsame",

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,19 @@ def test_a_what_if_threshold_diverges_and_the_first_difference_is_pinpointed(liv
     assert f"first difference: intents[{ES_PARTITION}]" in out
     assert any(line.strip().startswith("live  : offset") and "OrderIntent" in line for line in lines)
     assert any(line.strip().startswith("field ") for line in lines)
+
+
+def test_a_model_what_if_with_the_recorded_model_reports_no_difference(live_log: LiveLog, tmp_path: Path) -> None:
+    code, out = _replay("--day", "2013-09-03", "--namespace", live_log.namespace.prefix, "--into", "samemodel",
+                        "--model", "baseline@1.0.0", "--compare", "--report", str(tmp_path))
+    assert code == 0, out
+    assert "deterministic" in out and "no difference in intents, fills or P&L" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    what_if = report["what_if"]
+    assert what_if["live"] == what_if["replay"] and what_if["live"]["intents"] > 0 and what_if["live"]["fills"] > 0
+    assert what_if["difference"] == {"intents": 0, "fills": 0, "pnl": {"ES": "0"}}
+    # The fills folded onto the opening position are the day's P&L the replayed kernel booked itself.
+    assert Decimal(what_if["live"]["pnl"]["ES"]) == Decimal(report["pnl"]["ES"]["daily_pnl"])
 
 
 def test_a_what_if_without_compare_skips_the_comparison_and_a_bad_setting_is_refused(live_log: LiveLog) -> None:
