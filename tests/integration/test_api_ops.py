@@ -225,6 +225,7 @@ POSTS_BAD = [
     ("/api/replays", {"day": "2013-09-03", "symbols": ["es"]}, 400, "bad_symbol"),
     ("/api/replays", {"day": "2013-09-03", "set": {"strategy.threshold": "7"}}, 422, "settings_refused"),
     ("/api/replays", {"day": "2013-09-03", "speed": "ludicrous"}, 400, "bad_parameter"),
+    ("/api/replays", {"day": "2013-09-03", "model": "baseline"}, 400, "bad_model"),
 ]
 
 
