@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from kernel.consumer import RawRecord, UndecodableRecord, decode
 from kernel.events import ALL_EVENT_TYPES
 from kernel.jsonview import record_view
+from kernel.kafka_security import client_config
 from kernel.serde import EventCodec
 from kernel.topics import DEAD_LETTER, FILLS, INPUTS, INTENTS, ORDERS, SIGNALS, Namespace
 
@@ -92,7 +93,7 @@ class Tailer:
             return list(self._subscribers)
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "aitrader-api-monitor", "enable.auto.commit": False})
+        consumer = Consumer({**client_config(self.bootstrap), "group.id": "aitrader-api-monitor", "enable.auto.commit": False})
         codec = EventCodec()
         inputs = self.namespace.topic(INPUTS)
         try:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from confluent_kafka import KafkaError, Message, Producer
 
 from kernel.events import Event
+from kernel.kafka_security import client_config
 from kernel.serde import EventCodec
 from kernel.topics import Namespace, TopicSpec
 
@@ -26,7 +27,7 @@ class DeliveryError(RuntimeError):
 
 def producer_config(bootstrap_servers: str) -> dict[str, object]:
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **client_config(bootstrap_servers),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",

@@ -88,11 +88,13 @@ from confluent_kafka import Consumer, TopicPartition
 from inference.scorer import Scorer
 from kernel.calendar import VenueCalendars
 from kernel.consumer import LogReader
+from kernel.kafka_security import KafkaSecurity, client_config
 from kernel.producer import EventProducer
 from kernel.records import RawRecord
 from kernel.topics import INPUTS, Namespace
 from processors.engine import TradingKernel
 from processors.live import faults
+from processors.live.broker_auth import faust_credentials
 from processors.live.recovery import Recovery, recover_kernel
 from processors.runner import KernelRunner, Routed
 from processors.settings import KernelSettings
@@ -301,7 +303,7 @@ class CommitProbe:
 
     def __init__(self, bootstrap_servers: str, group: str, topic: str) -> None:
         self.topic = topic
-        self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+        self._consumer = Consumer({**client_config(bootstrap_servers), "group.id": group, "enable.auto.commit": False})
 
     def committed(self, partitions: Sequence[int]) -> dict[int, int]:
         """partition -> committed offset, -1 when the group has none."""
@@ -365,6 +367,7 @@ class LiveWorker:
         app = faust.App(
             config.group,
             broker=f"kafka://{config.bootstrap_servers}",
+            broker_credentials=faust_credentials(KafkaSecurity.from_env()),
             value_serializer="raw",
             key_serializer="raw",
             # The catalog owns the topics: Faust declares none, elects no leader, keeps no tables.
