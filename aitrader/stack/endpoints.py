@@ -13,8 +13,8 @@ from kernel.endpoints import database_from_env, kafka_from_env
 DEFAULT_PG_PORT = 5432
 
 
-def local_bootstrap() -> str:
-    return f"{LOCAL_HOST}:{kafka_port()}"
+def local_bootstrap(secure: bool = False) -> str:
+    return f"{LOCAL_HOST}:{kafka_port(secure)}"
 
 
 def local_database_url(port: int | None = None) -> str:
