@@ -119,7 +119,6 @@ def server_properties(paths: StackPaths) -> str:
     """The broker config. Regenerated on every start; hand edits are overwritten."""
     port, cport = kafka_port(), controller_port()
     listeners = secure.listener_lines(paths) if paths.secure else [
-        "# Open: no authentication, loopback only. `aitrader stack up --secure` runs a SCRAM-secured broker.",
         f"controller.quorum.voters=1@{LOCAL_HOST}:{cport}",
         f"listeners=PLAINTEXT://{LOCAL_HOST}:{port},CONTROLLER://{LOCAL_HOST}:{cport}",
         f"advertised.listeners=PLAINTEXT://{LOCAL_HOST}:{port}",
