@@ -51,7 +51,8 @@ def test_every_aitrader_service_logs_in_as_its_own_principal_or_needs_no_broker(
 
 
 def test_secrets_come_from_the_env_file_and_the_example_names_them_all() -> None:
-    example = {line.split("=", 1)[0] for line in (DEPLOY / "example.env").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    lines = (DEPLOY / "example.env").read_text().splitlines()
+    example = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
     wanted = {secret["environment"] for secret in COMPOSE["secrets"].values()}
     assert wanted == example
     assert "/deploy/.env" in (DEPLOY.parent / ".gitignore").read_text().splitlines()

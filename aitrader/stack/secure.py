@@ -111,7 +111,9 @@ def ensure_users(paths: StackPaths) -> None:
     admin = admin_client(paths)  # kept alive until the futures resolve
     for mechanism in MECHANISMS:  # the broker takes one change per user per request
         upserts = [
-            UserScramCredentialUpsertion(principal, ScramCredentialInfo(_SCRAM[mechanism], SCRAM_ITERATIONS), _password(paths, principal).encode())
+            UserScramCredentialUpsertion(
+                principal, ScramCredentialInfo(_SCRAM[mechanism], SCRAM_ITERATIONS), _password(paths, principal).encode()
+            )
             for principal in (ADMIN, *PRINCIPALS)
         ]
         for future in admin.alter_user_scram_credentials(upserts, request_timeout=ADMIN_TIMEOUT_S).values():
