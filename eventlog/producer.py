@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from contract.events import Event
 from contract.serde import EventCodec
 from contract.topics import Namespace, TopicSpec
+from eventlog.kafka_security import client_config
 
 FLUSH_TIMEOUT_S = 60.0
 
@@ -26,7 +27,7 @@ class DeliveryError(RuntimeError):
 
 def producer_config(bootstrap_servers: str) -> dict[str, object]:
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **client_config(bootstrap_servers),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
