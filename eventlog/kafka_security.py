@@ -25,6 +25,9 @@ PROTOCOL_ENV = "KAFKA_SECURITY_PROTOCOL"
 MECHANISM_ENV = "KAFKA_SASL_MECHANISM"
 CA_ENV = "KAFKA_SSL_CA_LOCATION"
 PRINCIPAL_ENV = "KAFKA_SASL"  # + _USERNAME, _PASSWORD, _PASSWORD_FILE
+# The API reads the log as `api`, which may not write `inputs`; its control endpoints (ops' kill switch and
+# settings) write as the principal named here, so the API process holds ops' write right for those alone.
+CONTROL_PRINCIPAL_ENV = "KAFKA_CONTROL_SASL"
 
 OPEN = "PLAINTEXT"
 SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
@@ -40,10 +43,10 @@ class KafkaSecurity:
     ca_location: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaSecurity:
-        """The settings of the environment (``os.environ`` unless given)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, principal: str = PRINCIPAL_ENV) -> KafkaSecurity:
+        """The settings of the environment (``os.environ`` unless given), logging in as ``principal``'s variables."""
         env = os.environ if environ is None else environ
-        user_env, password_env = f"{PRINCIPAL_ENV}_USERNAME", f"{PRINCIPAL_ENV}_PASSWORD"
+        user_env, password_env = f"{principal}_USERNAME", f"{principal}_PASSWORD"
         protocol = env.get(PROTOCOL_ENV, "").strip().upper() or OPEN
         username = env.get(user_env, "").strip() or None
         password = secret(password_env, env)
@@ -93,6 +96,14 @@ class KafkaSecurity:
         if self.ca_location:
             config["ssl.ca.location"] = self.ca_location
         return config
+
+
+def control_login(environ: Mapping[str, str] | None = None) -> KafkaSecurity | None:
+    """The login control events are written with, when the environment names one (else the process's own)."""
+    env = os.environ if environ is None else environ
+    if not env.get(f"{CONTROL_PRINCIPAL_ENV}_USERNAME", "").strip():
+        return None
+    return KafkaSecurity.from_env(env, CONTROL_PRINCIPAL_ENV)
 
 
 def client_config(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, object]:

@@ -32,6 +32,7 @@ from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
 from eventlog.consumer import LogReader
 from eventlog.envsecret import CredentialsError, secret
+from eventlog.kafka_security import control_login
 from eventlog.producer import DeliveryError
 from projections.db import DEFAULT_SCHEMA, auth_schema, checked_schema, connect
 from projections.decisions import SkipRefused, record_skip
@@ -317,6 +318,8 @@ def api(
 
     Cursors are signed with the deployment's key: AITRADER_CURSOR_KEY (hex), or the file named by
     AITRADER_CURSOR_KEY_FILE, or $AITRADER_HOME/secrets/api-cursor.key, made on the first start.
+    On a secured broker the API reads as its own principal (KAFKA_SASL_*) and its control endpoints
+    write as the one KAFKA_CONTROL_SASL_USERNAME and KAFKA_CONTROL_SASL_PASSWORD(_FILE) name (ops).
     """
     import uvicorn
 
@@ -329,8 +332,12 @@ def api(
         signing = cursor_key(os.environ, stack_home() / "secrets" / "api-cursor.key")
     except (OSError, ValueError) as exc:
         raise fail(escape(f"no cursor key: {exc}")) from None
+    try:
+        control = control_login()
+    except CredentialsError as exc:
+        raise fail(escape(str(exc))) from None
     settings = ApiSettings(
-        url, _schema(schema), bootstrap, Namespace(namespace), rate_per_s=rate_limit, max_lag=max_lag,
-        monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
+        url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
+        max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -20,16 +20,23 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
 
 from aitrader import acl
 from aitrader.stack import kafka as local_kafka
 from aitrader.stack import secure
 from aitrader.stack.paths import StackPaths
+from api import keys
+from api.app import create_app
+from api.settings import ApiSettings
+from contract.partitioner import partition_for
 from contract.topics import CATALOG, INPUTS, SIGNALS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.consumer import LogReader
 from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.producer import DeliveryError, EventProducer
+from projections.db import auth_schema, connect
+from tests.scratch import drop_with_companions, fresh_schema
 
 pytestmark = pytest.mark.infra
 EVENT_TIME_MS = 1_378_000_000_000  # 2013: the log's era
@@ -141,3 +148,37 @@ def test_a_wrong_password_is_refused(secured: Secured, tmp_path: Path) -> None:
 def test_no_credentials_get_no_answer(secured: Secured) -> None:
     errors = login_errors(secured.bootstrap, KafkaSecurity())
     assert errors, "an unauthenticated client got metadata from the secured broker"
+
+
+@pytest.fixture(scope="module")
+def ops_key(database_url: str) -> Iterator[tuple[str, str]]:
+    """A scratch read-model schema and an ops API key in it."""
+    schema = fresh_schema(database_url, "creds")
+    with connect(database_url, auth_schema(schema)) as conn:
+        key = keys.create(conn, "creds ops", "ops")[1]
+    try:
+        yield schema, key
+    finally:
+        drop_with_companions(database_url, schema)
+
+
+@pytest.mark.parametrize("with_control_login", [True, False])
+def test_the_apis_control_endpoints_write_inputs_with_the_control_login_only(
+    secured: Secured, database_url: str, ops_key: tuple[str, str], with_control_login: bool
+) -> None:
+    """The API reads as `api`, which may not write `inputs`; its kill switch writes as ops or not at all."""
+    schema, key = ops_key
+    login = KafkaSecurity.from_env(secured.env(acl.OPS)) if with_control_login else None
+    settings = ApiSettings(database_url, schema, secured.bootstrap, secured.namespace, control_login=login)
+    with environment(secured.env(acl.API)), TestClient(create_app(settings)) as client:
+        answer = client.post(
+            "/api/control/trading-state",
+            json={"state": "HALTED", "symbol": "ES", "reason": "credentials drill"},
+            headers={"X-API-Key": key},
+        )
+    if with_control_login:
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["events"][0]["partition"] == partition_for("ES", INPUTS.partitions)
+    else:
+        assert answer.status_code == 503, answer.text
+        assert "Topic authorization failed" in answer.json()["error"]["message"]

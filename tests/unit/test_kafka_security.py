@@ -8,7 +8,7 @@ import pytest
 
 from eventlog.endpoints import redacted, with_password
 from eventlog.envsecret import CredentialsError
-from eventlog.kafka_security import KafkaSecurity
+from eventlog.kafka_security import KafkaSecurity, control_login
 
 SASL = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "ingest"}
 
@@ -50,3 +50,14 @@ def test_a_database_password_joins_its_url_and_is_redacted_when_shown() -> None:
     assert redacted(url) == "postgresql://aitrader_api:***@db:5432/aitrader"
     with pytest.raises(CredentialsError, match="DATABASE_PASSWORD"):
         with_password(url, "other")
+
+
+def test_the_control_login_is_its_own_principal_and_only_when_named() -> None:
+    assert control_login({**SASL, "KAFKA_SASL_PASSWORD": "api-pass"}) is None
+    control = control_login(
+        {**SASL, "KAFKA_SASL_PASSWORD": "api-pass", "KAFKA_CONTROL_SASL_USERNAME": "ops", "KAFKA_CONTROL_SASL_PASSWORD": "ops-pass"}
+    )
+    assert control is not None
+    assert (control.username, control.password, control.protocol) == ("ops", "ops-pass", "SASL_PLAINTEXT")
+    with pytest.raises(CredentialsError, match="KAFKA_CONTROL_SASL_PASSWORD"):
+        control_login({**SASL, "KAFKA_SASL_PASSWORD": "api-pass", "KAFKA_CONTROL_SASL_USERNAME": "ops"})
