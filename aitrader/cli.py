@@ -10,6 +10,7 @@ from aitrader.commands.data import data_app
 from aitrader.commands.demo import demo
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
+from aitrader.commands.model import model_app
 from aitrader.commands.monitor import monitor
 from aitrader.commands.projections import api, db_app, projections_app, projector, users_app
 from aitrader.commands.replay import replay
@@ -32,6 +33,7 @@ app.command("ingest")(ingest)
 app.add_typer(data_app, name="data")
 app.add_typer(control_app, name="control")
 app.command("replay")(replay)
+app.add_typer(model_app, name="model")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.registry import ModelCard, ModelIntegrityError, ModelRegistry
+from inference.registry import MODELS_DIR, ModelCard, ModelIntegrityError, ModelRegistry
 from inference.scorer import FEATURE_NAMES
 
 MODEL = b"not really onnx, but bytes with a digest"
@@ -66,3 +66,12 @@ def test_resolve_names_what_is_published_when_asked_for_something_else(tmp_path:
     registry.publish(_card(), MODEL, "# toy\n")
     with pytest.raises(LookupError, match=r"toy@1\.0\.0"):
         registry.resolve("toy", "9.9.9")
+
+
+def test_the_shipped_model_resolves_with_the_contract() -> None:
+    cards = ModelRegistry(MODELS_DIR).list()
+    assert cards, "the repository ships a trained model"
+    for card in cards:
+        resolved = ModelRegistry(MODELS_DIR).resolve(card.name, card.version)
+        assert resolved.card.features == FEATURE_NAMES
+        assert {"held_out", "baseline_held_out"} <= set(resolved.card.metrics)
