@@ -20,17 +20,26 @@ def _hits(hit: dict[str, Any]) -> str:
 
 
 def summary_table(card: ModelCard) -> str:
-    """Held-out AUC and hit rates of the model beside the baseline formula's (also the README's table)."""
-    model, baseline = card.metrics["held_out"], card.metrics["baseline_held_out"]
+    """Held-out AUC and hit rates of the model beside the baseline formula's, on every bar and at signals only."""
     threshold = card.training["strategy_threshold"]
     lines = [
-        f"| held out: {card.training['held_out_session']} ({model['bars']} labelled bars, {_pct(model['up_rate'])} up) "
-        f"| AUC | hit rate, every bar | hit rate, \\|score\\| >= {threshold} |",
-        "|---|---|---|---|",
+        f"| held out: {card.training['held_out_session']} | bars | up | AUC | hit rate, every bar "
+        f"| hit rate, \\|score\\| >= {threshold} |",
+        "|---|---|---|---|---|---|",
     ]
-    for label, figures in ((f"{card.name} {card.version}", model), ("baseline formula", baseline)):
+    model = f"{card.name} {card.version}"
+    for label, key in (
+        (model, "held_out"),
+        ("baseline formula", "baseline_held_out"),
+        (f"{model}, signal bars only", "held_out_signal_bars"),
+        ("baseline formula, signal bars only", "baseline_held_out_signal_bars"),
+    ):
+        figures = card.metrics[key]
         hit = figures["hit_rate"]
-        lines.append(f"| {label} | {_num(figures['auc'])} | {_hits(hit['any_score'])} | {_hits(hit['traded'])} |")
+        lines.append(
+            f"| {label} | {figures['bars']} | {_pct(figures['up_rate'])} | {_num(figures['auc'])} "
+            f"| {_hits(hit['any_score'])} | {_hits(hit['traded'])} |"
+        )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from contract.events import Tick
@@ -62,17 +63,15 @@ def train(
     _progress(f"{len(rows)} bars; fitting on {len(split.train)} labelled bars of {', '.join(split.train_sessions)}, "
               f"holding out {len(split.held_out)} of {split.held_out_session}")
     model = fit_onnx(feature_matrix([rows[i].features for i in split.train]), [_value(labels, i) for i in split.train])
-    held_rows = [rows[i].features for i in split.held_out]
-    held_labels = [_value(labels, i) for i in split.held_out]
     threshold = settings.strategy.threshold
+    signal_bars = tuple(i for i in split.held_out if rows[i].pattern is not None)
     metrics = {
-        "held_out": figures(evaluate.model_scores(model, held_rows), held_labels, threshold).to_json(),
-        "baseline_held_out": figures(evaluate.baseline_scores(held_rows), held_labels, threshold).to_json(),
-        "train": figures(
-            evaluate.model_scores(model, [rows[i].features for i in split.train]),
-            [_value(labels, i) for i in split.train],
-            threshold,
-        ).to_json(),
+        "held_out": _figures(model, rows, labels, split.held_out, threshold),
+        "baseline_held_out": _figures(None, rows, labels, split.held_out, threshold),
+        # The live strategy scores only where a pattern fired: the same figures on those bars alone.
+        "held_out_signal_bars": _figures(model, rows, labels, signal_bars, threshold),
+        "baseline_held_out_signal_bars": _figures(None, rows, labels, signal_bars, threshold),
+        "train": _figures(model, rows, labels, split.train, threshold),
     }
     card = ModelCard(
         name=name,
@@ -83,6 +82,15 @@ def train(
         metrics=metrics,
     )
     return TrainingRun(card, model, rows, labels, split)
+
+
+def _figures(
+    model: bytes | None, rows: list[BarRow], labels: list[Label | None], indices: tuple[int, ...], threshold: Decimal
+) -> dict[str, object]:
+    """The figures of the model (or, with None, of the baseline formula) on the labelled rows ``indices``."""
+    features = [rows[i].features for i in indices]
+    scores = evaluate.baseline_scores(features) if model is None else evaluate.model_scores(model, features)
+    return figures(scores, [_value(labels, i) for i in indices], threshold).to_json()
 
 
 def _label(labels: list[Label | None], i: int) -> Label:
@@ -120,7 +128,7 @@ def _iso(time_ms: int) -> str:
 
 def _training_section(
     data: Path, symbol: str, rows: list[BarRow], labels: list[Label | None], split: Split,
-    horizon: int, cost: RoundTripCost, threshold: object,
+    horizon: int, cost: RoundTripCost, threshold: Decimal,
 ) -> dict[str, object]:
     unlabelled = Counter(row.session for row, label in zip(rows, labels) if label is None)
     return {

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from aitrader.commands.model import model_app
 from inference.registry import MODELS_DIR, ModelRegistry
+from training.card import summary_table
 
 
 def test_list_and_show_the_shipped_model() -> None:
@@ -30,3 +31,9 @@ def test_show_refuses_a_tampered_model(tmp_path: Path) -> None:
     result = CliRunner().invoke(model_app, ["show", f"{card.name}@{card.version}", "--registry", str(tmp_path)])
     assert result.exit_code == 2
     assert "refusing to serve it" in result.output
+
+
+def test_the_readme_shows_the_shipped_cards_figures() -> None:
+    card = ModelRegistry(MODELS_DIR).list()[0]
+    readme = (MODELS_DIR.parent / "README.md").read_text()
+    assert summary_table(card) in readme
