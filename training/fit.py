@@ -31,6 +31,10 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 CONVERTERS = ("scikit-learn", "skl2onnx", "onnx", "numpy")
 
 
+class MissingTrainingExtra(RuntimeError):
+    """scikit-learn or skl2onnx is not installed."""
+
+
 def feature_matrix(rows: Sequence[Sequence[float]]) -> np.ndarray:
     """Rows in ``FEATURE_NAMES`` order as the model's float32 input."""
     matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURE_NAMES))
@@ -40,9 +44,12 @@ def feature_matrix(rows: Sequence[Sequence[float]]) -> np.ndarray:
 def fit_onnx(features: np.ndarray, labels: Sequence[int]) -> bytes:
     """The ONNX bytes of the model fitted on ``features`` (float32 rows) and 0/1 ``labels``."""
     # Imported here: training needs the `train` extra, the runtime does not.
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.ensemble import GradientBoostingClassifier
+    try:
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import FloatTensorType
+        from sklearn.ensemble import GradientBoostingClassifier
+    except ImportError as exc:
+        raise MissingTrainingExtra(f"training needs the `train` extra (pip install -e '.[train]'): {exc}") from None
 
     model = GradientBoostingClassifier(random_state=SEED, **HYPERPARAMETERS)
     model.fit(features, np.asarray(labels, dtype=np.int64))

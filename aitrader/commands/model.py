@@ -11,6 +11,7 @@ from aitrader.commands.common import console, fail
 from eventlog.ingest import SAMPLE_DAY
 from inference.registry import CARD_MARKDOWN, MODELS_DIR, ModelIntegrityError, ModelRegistry
 from training import card as card_text
+from training.fit import MissingTrainingExtra
 from training.pipeline import DEFAULT_HORIZON, DEFAULT_NAME, DEFAULT_VERSION, train as train_model
 
 model_app = typer.Typer(help="Trained models: train one from a tick file, list and show the registry (models/NAME/VERSION/).",
@@ -37,7 +38,7 @@ def train(
     try:
         run = train_model(data, symbol=symbol, venue=venue, horizon=horizon, name=name, version=version)
         folder = ModelRegistry(out).publish(run.card, run.model, card_text.render(run.card))
-    except (ValueError, ModelIntegrityError) as exc:
+    except (ValueError, MissingTrainingExtra) as exc:  # ModelIntegrityError is a ValueError
         raise fail(str(exc)) from None
     console.print(f"published {folder}")
     typer.echo(f"{run.card.name} {run.card.version} sha256 {run.card.sha256}")

@@ -15,7 +15,7 @@ from inference.scorer import FEATURE_NAMES
 pytest.importorskip("skl2onnx", reason="training needs the `train` extra")
 
 from training import evaluate  # noqa: E402
-from training.fit import INPUT_NAME, OUTPUT_NAME, feature_matrix, fit_onnx  # noqa: E402
+from training.fit import INPUT_NAME, OUTPUT_NAME, MissingTrainingExtra, feature_matrix, fit_onnx  # noqa: E402
 
 _FIT = (
     "import hashlib, numpy as np\n"
@@ -57,3 +57,10 @@ def test_the_same_fit_gives_the_same_bytes_in_any_process() -> None:
         digests.add(out.stdout.strip())
     x, y = _data()
     assert digests == {hashlib.sha256(fit_onnx(x, y)).hexdigest()}
+
+
+def test_without_the_train_extra_training_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # what Python does for a package that is not installed
+    x, y = _data()
+    with pytest.raises(MissingTrainingExtra, match=r"\.\[train\]"):
+        fit_onnx(x, y)
