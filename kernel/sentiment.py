@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from contract.events import NewsScored
+from inference.scorer import SCORE_QUANTUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class NewsSentiment:
             return {}
         return {
             "news": {
-                symbol: {"score": str(n.score), "sequence": n.sequence, "event_time_ms": n.event_time_ms, "news_id": n.news_id}
+                # At the score's resolution, so a snapshot's bytes do not depend on how the Decimal was written.
+                symbol: {"score": str(n.score.quantize(SCORE_QUANTUM)), "sequence": n.sequence, "event_time_ms": n.event_time_ms, "news_id": n.news_id}
                 for symbol, n in sorted(self.latest.items())
             }
         }
