@@ -1,10 +1,11 @@
 """``aitrader ingest-news``: news items scored for sentiment, then sequenced on the kernel's input topic.
 
 Each item is scored once, here, before it is sequenced, so its score travels on
-its ``NewsScored`` events and a replay never runs the sentiment model (docs/design.md,
-"Determinism"). An item naming several symbols becomes one event per symbol,
-on that symbol's partition: a partition's kernel then sees every news of its
-symbols in the one order of its input, and no partition depends on another's.
+its ``NewsScored`` events and a replay never runs the sentiment model. An item
+naming several symbols becomes one event per symbol, on that symbol's
+partition: a partition's kernel then sees every news of its symbols in the one
+order of its input, and no partition depends on another's (docs/design.md,
+"News on the sequenced input").
 
 The rules are those of ``aitrader ingest`` for ticks (docs/design.md, "Inputs:
 duplicates, order and lateness"): the whole file is checked first and a bad line
@@ -21,12 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.events import NewsScored
 from contract.partitioner import partition_for
 from contract.sequencing import DEFAULT_LATE_TOLERANCE_MS
-from contract.topics import INPUTS
 from eventlog.ingest import open_text
 from eventlog.logtail import PartitionTail
-from eventlog.producer import EventProducer
 from inference.sentiment.scorer import SentimentScorer
 from marketdata.news import BadNews, NewsCopy, NewsItem, news_event, news_format, parse_news, sequenced
 
@@ -97,7 +97,9 @@ class LateNews:
     symbols: tuple[str, ...]
 
 
-def late_news(plans: Mapping[str, SymbolNews], tails: Mapping[int, PartitionTail], tolerance_ms: int = DEFAULT_LATE_TOLERANCE_MS) -> list[LateNews]:
+def late_news(
+    plans: Mapping[str, SymbolNews], tails: Mapping[int, PartitionTail], tolerance_ms: int = DEFAULT_LATE_TOLERANCE_MS
+) -> list[LateNews]:
     """The partitions this load would write news to that the kernel refuses as late; none means go."""
     late = []
     for partition, tail in sorted(tails.items()):
@@ -110,14 +112,9 @@ def late_news(plans: Mapping[str, SymbolNews], tails: Mapping[int, PartitionTail
     return late
 
 
-def publish_news(plans: Mapping[str, SymbolNews], scorer: SentimentScorer, producer: EventProducer, progress: Callable[[int], None]) -> int:
-    """Scores each item to write once, then sends its copies in event-time order; the number of events sent."""
+def scored_events(plans: Mapping[str, SymbolNews], scorer: SentimentScorer) -> list[NewsScored]:
+    """The events to write, in event-time order (``publish_merged`` sends them): each item scored once for all its symbols."""
     copies = sorted((c for p in plans.values() for c in p.to_write), key=lambda c: (c.item.event_time_ms, c.item.line_number, c.symbol))
     items = list({c.item.news_id: c.item for c in copies}.values())
     scores = dict(zip((i.news_id for i in items), scorer.score_texts([i.headline for i in items]), strict=True))
-    for copy in copies:
-        event = news_event(copy, scores[copy.item.news_id], scorer.name, scorer.version, scorer.sha256)
-        producer.send(INPUTS, copy.symbol, event)
-        progress(1)
-    producer.flush()
-    return len(copies)
+    return [news_event(c, scores[c.item.news_id], scorer.name, scorer.version, scorer.sha256) for c in copies]

@@ -6,7 +6,7 @@ the same scores at the same offsets. Like a tick, a news item is applied only if
 its symbol is a known instrument, its sequence is after the last news applied
 for the symbol (the same item ingested twice is refused as ``DuplicateNews``) and
 it is not later than ``input.late_tolerance_ms`` behind the partition's latest
-tick (``LateNews``): docs/design.md, "Inputs: duplicates, order and lateness".
+tick (``LateNews``): docs/design.md, "News on the sequenced input".
 A symbol's news may arrive before its first tick; it is partition state and is
 kept in snapshots. The strategy reads it only when ``strategy.news_sentiment``
 is on (``kernel/strategy.py``).
@@ -70,7 +70,12 @@ class NewsSentiment:
         return {
             "news": {
                 # At the score's resolution, so a snapshot's bytes do not depend on how the Decimal was written.
-                symbol: {"score": str(n.score.quantize(SCORE_QUANTUM)), "sequence": n.sequence, "event_time_ms": n.event_time_ms, "news_id": n.news_id}
+                symbol: {
+                    "score": str(n.score.quantize(SCORE_QUANTUM)),
+                    "sequence": n.sequence,
+                    "event_time_ms": n.event_time_ms,
+                    "news_id": n.news_id,
+                }
                 for symbol, n in sorted(self.latest.items())
             }
         }

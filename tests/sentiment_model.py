@@ -58,7 +58,8 @@ def weights(labels: Sequence[str]) -> dict[str, np.ndarray]:
 
 def graph(labels: Sequence[str]):  # noqa: ANN201 - an onnx ModelProto
     p = weights(labels)
-    ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in ("input_ids", "attention_mask", "token_type_ids")]
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    ints = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in names]
     nodes = [
         helper.make_node("Gather", ["word", "input_ids"], ["word_vectors"]),
         helper.make_node("Gather", ["types", "token_type_ids"], ["type_vectors"]),
@@ -75,7 +76,8 @@ def graph(labels: Sequence[str]):  # noqa: ANN201 - an onnx ModelProto
     initializers = [numpy_helper.from_array(v, k) for k, v in p.items()]
     initializers += [numpy_helper.from_array(np.array([2], dtype=np.int64), "last_axis"),
                      numpy_helper.from_array(np.array([1], dtype=np.int64), "token_axis")]
-    body = helper.make_graph(nodes, "tiny_finbert", ints, [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])], initializers)
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    body = helper.make_graph(nodes, "tiny_finbert", ints, [logits], initializers)
     return helper.make_model(body, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 

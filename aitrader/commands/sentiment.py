@@ -4,50 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 from rich.progress import Progress
 
-from aitrader.commands.common import console, fail, format_time_ms, parse_settings
+from aitrader.commands.common import console, fail, parse_settings
 from aitrader.commands.ingest import COLUMNS
+from aitrader.commands.news import MODELS_HELP, SCORER_HELP, news_to_write, sentiment_scorer
 from aitrader.stack.endpoints import endpoints
-from contract.partitioner import partition_for
-from contract.sequencing import DEFAULT_LATE_TOLERANCE_MS
+from contract.sequencing import SequenceGate
 from contract.topics import INPUTS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.consumer import LogReader
-from eventlog.logtail import NEWS, read_tails
-from eventlog.news import LateNews, NewsFile, late_news, plan_news, publish_news, read_news_file
+from eventlog.ingest import publish_merged
 from eventlog.producer import EventProducer
 from inference.sentiment.finbert import CARD_FILE, DEFAULT_MAX_LENGTH, MODEL_FILE, TOKENIZER_FILE, SentimentCard
 from inference.sentiment.lexicon import NAME as LEXICON_NAME
-from inference.sentiment.load import DEFAULT_MODELS_ROOT, SentimentModelUnavailable, load_sentiment_scorer
-from inference.sentiment.scorer import SentimentScorer
-from marketdata.news import NewsFileError
-from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, instruments_from_settings
-
-_UTC = ZoneInfo("UTC")
-_SCORER_HELP = (
-    f"Sentiment scorer: {LEXICON_NAME!r} (lexicon, offline), a FinBERT checkpoint name exported under --models "
-    "(ProsusAI/finbert, yiyanghkust/finbert-tone), or the directory of an exported model."
-)
-_MODELS_HELP = "Where exported sentiment models are looked for by name (NAME is a subdirectory)."
-
-
-def _scorer(name: str, models: Path) -> SentimentScorer:
-    try:
-        return load_sentiment_scorer(name, models)
-    except (SentimentModelUnavailable, ValueError) as exc:
-        raise fail(escape(str(exc))) from None
+from inference.sentiment.load import DEFAULT_MODELS_ROOT, load_sentiment_scorer
+from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS
 
 
 def ingest_news(
-    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, metavar="FILE",
-                                help="News as CSV or JSON lines (.csv, .jsonl, .ndjson, optionally .gz): event_time, headline, source, symbols."),
-    scorer_name: str = typer.Option(LEXICON_NAME, "--scorer", help=_SCORER_HELP),
-    models: Path = typer.Option(DEFAULT_MODELS_ROOT, "--models", help=_MODELS_HELP),
+    path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, metavar="FILE",
+        help="News as CSV or JSON lines (.csv, .jsonl, .ndjson, optionally .gz): event_time, headline, source, symbols.",
+    ),
+    scorer_name: str = typer.Option(LEXICON_NAME, "--scorer", help=SCORER_HELP),
+    models: Path = typer.Option(DEFAULT_MODELS_ROOT, "--models", help=MODELS_HELP),
     settings_file: Path | None = typer.Option(
         None, "--settings", exists=True, dir_okay=False, readable=True,
         help="Settings with the instrument.<SYMBOL>.* definitions (key=value lines or JSON); ES is built in.",
@@ -68,56 +52,19 @@ def ingest_news(
     news as it happens, or before the ticks of its time.
     """
     settings = {**BUILTIN_INSTRUMENT_SETTINGS, **parse_settings(settings_file, overrides)}
-    try:
-        instruments = instruments_from_settings(settings)
-        checked = read_news_file(path, instruments.__contains__)
-    except (ValueError, NewsFileError) as exc:
-        raise fail(escape(f"{path}: {exc}; nothing was written")) from None
-    _report_bad(checked, skip_bad)
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
-    topic = space.topic(INPUTS)
     with LogReader(bootstrap) as reader:
-        partitions = len(reader.partitions(topic))
-        wanted: dict[int, set[str]] = {}
-        for symbol in sorted({s for item in checked.items for s in item.symbols}):
-            wanted.setdefault(partition_for(symbol, partitions), set()).add(symbol)
-        tails = read_tails(reader, topic, wanted, lookup=NEWS)
-    plans = plan_news(checked.items, tails, partitions)
-    late = late_news(plans, tails)
-    if late:
-        raise fail(escape(" ".join(_late_message(start) for start in late) + " Nothing was written."))
-    for plan in plans.values():
-        already = plan.given - len(plan.to_write)
-        console.print(f"{plan.symbol}: {len(plan.to_write):,} news to write, {already:,} already on the log", highlight=False)
-    to_write = sum(len(p.to_write) for p in plans.values())
-    if to_write == 0:
-        print(f"published 0 news events ({len(checked.bad):,} bad lines skipped): every item is already on the log")
+        events = news_to_write(path, settings, reader, space.topic(INPUTS), scorer_name, models, skip_bad)
+    if not events:
+        print("published 0 news events: every item is already on the log")
         return
-    scorer = _scorer(scorer_name, models)
     with Progress(*COLUMNS, console=console, transient=False) as progress:
-        task = progress.add_task(f"scoring with {scorer.name} {scorer.version} and publishing", total=to_write)
-        sent = publish_news(plans, scorer, EventProducer(bootstrap, space), lambda n: progress.advance(task, n))
-    print(
-        f"published {sent:,} news events for {len(checked.items):,} items ({len(checked.bad):,} bad lines skipped, "
-        f"{checked.repeated:,} repeated lines) scored by {scorer.name} {scorer.version} sha256 {scorer.sha256[:12]}"
-    )
-
-
-def _report_bad(checked: NewsFile, skip_bad: bool) -> None:
-    for bad in checked.bad:
-        console.print(f"[yellow]{'skipped' if skip_bad else 'bad'}[/] {escape(f'{checked.path.name} {bad}')}", highlight=False)
-    if checked.bad and not skip_bad:
-        raise fail(f"{checked.path}: {len(checked.bad):,} bad line(s); nothing was written (use --skip-bad to write the good ones)")
-
-
-def _late_message(start: LateNews) -> str:
-    return (
-        f"the first news to write on {INPUTS.name}[{start.partition}] ({format_time_ms(start.first_ms, _UTC)}) is older than "
-        f"its latest record ({format_time_ms(start.latest_ms, _UTC)}) by more than {DEFAULT_LATE_TOLERANCE_MS:,} ms: the kernel "
-        f"would refuse it as late (symbols {', '.join(start.symbols)})."
-    )
+        task = progress.add_task("publishing news", total=len(events))
+        sent = publish_merged([], EventProducer(bootstrap, space), SequenceGate(), None, lambda n: progress.advance(task, n), news=events)
+    first = events[0]
+    print(f"published {sent.news:,} news events scored by {first.scorer_name} {first.scorer_version} sha256 {first.scorer_sha256[:12]}")
 
 
 sentiment_app = typer.Typer(help="Sentiment scorers for news: score headlines, export a FinBERT checkpoint to ONNX.", no_args_is_help=True)
@@ -126,13 +73,14 @@ sentiment_app = typer.Typer(help="Sentiment scorers for news: score headlines, e
 @sentiment_app.command("score")
 def score(
     headlines: list[str] = typer.Argument(..., help="Headlines to score."),
-    scorer_name: str = typer.Option(LEXICON_NAME, "--scorer", help=_SCORER_HELP),
-    models: Path = typer.Option(DEFAULT_MODELS_ROOT, "--models", help=_MODELS_HELP),
+    scorer_name: str = typer.Option(LEXICON_NAME, "--scorer", help=SCORER_HELP),
+    models: Path = typer.Option(DEFAULT_MODELS_ROOT, "--models", help=MODELS_HELP),
 ) -> None:
     """Print each headline's score (positive minus negative, in [-1, 1]) as JSON lines, with the scorer's identity."""
-    scorer = _scorer(scorer_name, models)
+    scorer = sentiment_scorer(scorer_name, models)
     for headline, value in zip(headlines, scorer.score_texts(headlines), strict=True):
-        print(json.dumps({"headline": headline, "score": str(value), "scorer": scorer.name, "version": scorer.version, "sha256": scorer.sha256}))
+        identity = {"scorer": scorer.name, "version": scorer.version, "sha256": scorer.sha256}
+        print(json.dumps({"headline": headline, "score": str(value), **identity}))
 
 
 @sentiment_app.command("export")
@@ -171,4 +119,5 @@ def export(
     tokenizer.backend_tokenizer.save(str(out_dir / TOKENIZER_FILE))
     (out_dir / CARD_FILE).write_text(card.to_json())
     exported = load_sentiment_scorer(str(out_dir))
-    print(json.dumps({"out_dir": str(out_dir), "name": exported.name, "version": exported.version, "sha256": exported.sha256, "labels": labels}))
+    identity = {"name": exported.name, "version": exported.version, "sha256": exported.sha256}
+    print(json.dumps({"out_dir": str(out_dir), **identity, "labels": labels}))

@@ -74,7 +74,7 @@ def test_news_is_scored_once_onto_each_symbols_partition_and_written_once(
     path = _csv(tmp_path / "news.csv", ROWS)
     first = _cli(namespace, "ingest-news", str(path), "--settings", str(settings))
     assert first.exit_code == 0, first.output
-    assert "published 5 news events for 3 items" in first.output
+    assert "news.csv: 3 items, 0 bad lines skipped" in first.output and "published 5 news events scored by vader-fin" in first.output
     on_log = _news(kafka_bootstrap, namespace)
     by_symbol = {s: [n for p in on_log.values() for n in p if n.symbol == s] for s in ("ES", "SYN_YM", "SYN_ZN")}
     for symbol, news in by_symbol.items():
@@ -95,7 +95,7 @@ def test_news_is_scored_once_onto_each_symbols_partition_and_written_once(
     assert "published 0 news events" in again.output and "ES: 0 news to write, 2 already on the log" in again.output
     longer = _csv(tmp_path / "longer.csv", [*ROWS, ("2013-09-01T21:55:00Z", "Futures seen flat", "ES")])
     resumed = _cli(namespace, "ingest-news", str(longer), "--settings", str(settings))
-    assert "published 1 news events for 4 items" in resumed.output, resumed.output
+    assert "longer.csv: 4 items" in resumed.output and "published 1 news events" in resumed.output, resumed.output
     assert sum(_ends(kafka_bootstrap, namespace).values()) == sum(ends.values()) + 1
 
 
@@ -151,3 +151,28 @@ def test_a_replay_reads_the_scores_and_needs_no_sentiment_model(kafka_bootstrap:
     assert there["sentiment_imported"] == []
     assert (there["digest"], there["outputs"]) == (here["digest"], here["outputs"])
     assert Decimal(there["news"]["ES"]["score"]) == expected and there["news"]["ES"]["news_id"] == on_log.news_id
+
+
+def test_news_merged_with_ticks_goes_in_by_event_time_once(kafka_bootstrap: str, namespace: Namespace, tmp_path: Path) -> None:
+    ticks_path = sample_slice(tmp_path, "es.csv", 0, 3_000)
+    ticks = list(read_ticks(ticks_path))
+    middle = ticks[1_500].event_time_ms
+    news = _csv(tmp_path / "news.csv", [(str(ticks[0].event_time_ms - 60_000), "Futures seen flat", "ES"),
+                                        (str(middle), "Analysts upgrade the outlook", "ES")])
+    loaded = _cli(namespace, "ingest", str(ticks_path), "--news", str(news))
+    assert loaded.exit_code == 0, loaded.output
+    assert "published 2 news events among the ticks" in loaded.output
+    codec, topic = EventCodec(), namespace.topic(INPUTS)
+    with LogReader(kafka_bootstrap) as reader:
+        marks = reader.watermarks(topic)
+        partition = partition_for("ES", INPUTS.partitions)
+        records = [r for batch in reader.read(topic, {partition: marks[partition]}) for r in batch]
+    events = [decode(codec, r) for r in records]
+    assert len(events) == 3_002
+    assert [r.timestamp_ms for r in records] == sorted(r.timestamp_ms for r in records)
+    placed = [(n, e.headline) for n, e in enumerate(events) if isinstance(e, NewsScored)]
+    after_middle = max(n for n, e in enumerate(events) if not isinstance(e, NewsScored) and e.event_time_ms == middle)
+    assert placed == [(0, "Futures seen flat"), (after_middle + 1, "Analysts upgrade the outlook")]
+    again = _cli(namespace, "ingest", str(ticks_path), "--news", str(news))
+    assert again.exit_code == 0 and "nothing to write" in again.output, again.output
+    assert _ends(kafka_bootstrap, namespace)[partition] == 3_002

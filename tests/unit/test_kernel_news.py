@@ -123,5 +123,6 @@ def test_the_setting_is_a_symbol_scoped_strategy_switch() -> None:
     with pytest.raises(ValueError, match="strategy.news_sentiment"):
         KernelSettings.parse({"strategy.news_sentiment": "maybe"})
     kernel = TradingKernel(0, KernelSettings.parse(), BaselineScorer())
-    (applied,) = kernel.apply(ConfigChanged(Envelope("c", 1378184400000, "t", None, "c"), None, {"strategy.news_sentiment": "true"}, "on", "ops"), 0)[1:]
+    switch_on = ConfigChanged(Envelope("c", 1378184400000, "t", None, "c"), None, {"strategy.news_sentiment": "true"}, "on", "ops")
+    (applied,) = kernel.apply(switch_on, 0)[1:]
     assert kernel.settings.for_symbol("ES").strategy.news_sentiment and applied.changed == {"strategy.news_sentiment": "true"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,8 @@ def test_json_lines_give_items_and_bad_lines() -> None:
     ]
     parsed = list(parse_news(lines, "jsonl"))
     assert [(p.event_time_ms, p.headline) for p in parsed if isinstance(p, NewsItem)] == [(1378215000250, "A"), (1378215000250, "B")]
-    assert [(p.line_number, p.field) for p in parsed if isinstance(p, BadNews)] == [(3, "symbols"), (4, "headline"), (5, "(line)"), (6, "(line)")]
+    bad = [(p.line_number, p.field) for p in parsed if isinstance(p, BadNews)]
+    assert bad == [(3, "symbols"), (4, "headline"), (5, "(line)"), (6, "(line)")]
 
 
 def test_a_file_that_cannot_be_news_is_refused_whole() -> None:
@@ -78,3 +80,12 @@ def test_an_item_has_the_same_identity_and_event_ids_in_any_file() -> None:
     assert es.event_id != nq.event_id and es.envelope.correlation_id == nq.envelope.correlation_id
     again = news_event(sequenced([same_elsewhere])[0], Decimal("0.25"), "vader-fin", "1.0.0", "ab" * 32)
     assert again == es
+
+
+@pytest.mark.parametrize("name", ["news_SYNTHETIC_2013-09-01_03.csv", "news_SYNTHETIC_multi_symbol_2013-09-03.jsonl"])
+def test_the_sample_news_files_parse_whole_and_say_they_are_synthetic(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "data" / name
+    with path.open() as lines:
+        parsed = list(parse_news(lines, news_format(name)))
+    assert parsed and all(isinstance(p, NewsItem) for p in parsed)
+    assert all(p.headline.startswith("SYNTHETIC: ") and "not real news" in p.source for p in parsed if isinstance(p, NewsItem))

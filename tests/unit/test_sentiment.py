@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from onnx import save_model
+from typer.testing import CliRunner
+
+from aitrader.cli import app
 
 from inference.scorer import SCORE_QUANTUM
 from inference.sentiment.finbert import CARD_FILE, MODEL_FILE, FinbertScorer
@@ -112,3 +117,20 @@ def test_the_lexicon_scorer_reads_market_headlines() -> None:
     assert gain > 0  # a word VADER rates keeps its own value
     assert all(s == s.quantize(SCORE_QUANTUM) for s in (beats, bankruptcy, flat, gain))
     assert "bankruptcy" in FINANCIAL_TERMS and len(scorer.sha256) == 64 and scorer.sha256 == LexiconScorer().sha256
+
+
+def test_the_score_command_prints_each_headline_with_the_scorers_identity(tiny: Path) -> None:
+    result = CliRunner().invoke(app, ["sentiment", "score", "--scorer", str(tiny), *HEADLINES[:2]])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    scorer = FinbertScorer(tiny)
+    assert [(x["headline"], Decimal(x["score"]), x["sha256"]) for x in lines] == [
+        (h, s, scorer.sha256) for h, s in zip(HEADLINES[:2], scorer.score_texts(HEADLINES[:2]))
+    ]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed: export would run")
+def test_export_without_torch_says_which_extra_to_install(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sentiment", "export", str(tmp_path), str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "pip install '.[sentiment-export]'" in result.output and not (tmp_path / "out").exists()
