@@ -16,17 +16,21 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from aitrader.cli import app
-from contract.events import NewsScored
+from aitrader.commands.replay import replay
+from contract.events import KernelSnapshotTaken, NewsScored
 from contract.partitioner import partition_for
+from contract.sequencing import merge_in_time
 from contract.serde import EventCodec
-from contract.topics import INPUTS, Namespace
+from contract.topics import INPUTS, SNAPSHOTS, Namespace
 from eventlog.consumer import LogReader, decode
 from eventlog.ingest import read_ticks
 from inference.sentiment.finbert import FinbertScorer
 from inference.sentiment.lexicon import LexiconScorer
+from marketdata.news import NewsItem, news_event, sequenced
 from marketdata.synthetic import settings_text
 from tests import news_replay, sentiment_model
-from tests.seed import sample_slice
+from tests.integration.test_replay import ES_PARTITION, _delete_replays, chicago_ms, invoke, sample_ticks
+from tests.seed import sample_slice, seed_partitions
 
 pytestmark = pytest.mark.infra
 
@@ -176,3 +180,24 @@ def test_news_merged_with_ticks_goes_in_by_event_time_once(kafka_bootstrap: str,
     again = _cli(namespace, "ingest", str(ticks_path), "--news", str(news))
     assert again.exit_code == 0 and "nothing to write" in again.output, again.output
     assert _ends(kafka_bootstrap, namespace)[partition] == 3_002
+
+
+def test_a_day_with_news_replays_identically_from_a_snapshot_that_holds_the_news(kafka_bootstrap: str, namespace: Namespace) -> None:
+    """News before the 2013-09-03 session boundary is in its session-start snapshot; news after it is replayed."""
+    ticks = sample_ticks(chicago_ms("2013-09-02T10:30"), chicago_ms("2013-09-03T00:30"))
+    items = [NewsItem(1, chicago_ms("2013-09-02T11:00"), "Blue chips rally", SOURCE, ("ES",)),
+             NewsItem(2, chicago_ms("2013-09-03T00:10"), "Lender files for bankruptcy", SOURCE, ("ES",))]
+    scores = LexiconScorer().score_texts([i.headline for i in items])
+    news = [news_event(c, score, "vader-fin", "1.0.0", "00" * 32) for c, score in zip(sequenced(items), scores, strict=True)]
+    seed_partitions(kafka_bootstrap, namespace, {ES_PARTITION: list(merge_in_time([ticks, news]))})
+    try:
+        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", namespace.prefix, "--into", "news")
+        assert code == 0, out
+        assert "deterministic" in out and "DIFFERENT" not in out
+    finally:
+        _delete_replays(kafka_bootstrap, namespace)
+    codec, topic = EventCodec(), namespace.topic(SNAPSHOTS)
+    with LogReader(kafka_bootstrap) as reader:
+        snapshots = [decode(codec, r) for batch in reader.read(topic, reader.watermarks(topic)) for r in batch]
+    (day_start,) = [s for s in snapshots if isinstance(s, KernelSnapshotTaken) and s.reason == "session-start 2013-09-03"]
+    assert json.loads(day_start.state_json)["news"]["ES"]["score"] == str(scores[0])
