@@ -183,7 +183,7 @@ def test_news_merged_with_ticks_goes_in_by_event_time_once(kafka_bootstrap: str,
 
 
 def test_a_day_with_news_replays_identically_from_a_snapshot_that_holds_the_news(kafka_bootstrap: str, namespace: Namespace) -> None:
-    """News before the 2013-09-03 session boundary is in its session-start snapshot; news after it is replayed."""
+    """News before the 2013-09-03 session boundary is in its session-start snapshot; news after it is replayed, fast and pipeline."""
     ticks = sample_ticks(chicago_ms("2013-09-02T10:30"), chicago_ms("2013-09-03T00:30"))
     items = [NewsItem(1, chicago_ms("2013-09-02T11:00"), "Blue chips rally", SOURCE, ("ES",)),
              NewsItem(2, chicago_ms("2013-09-03T00:10"), "Lender files for bankruptcy", SOURCE, ("ES",))]
@@ -191,9 +191,10 @@ def test_a_day_with_news_replays_identically_from_a_snapshot_that_holds_the_news
     news = [news_event(c, score, "vader-fin", "1.0.0", "00" * 32) for c, score in zip(sequenced(items), scores, strict=True)]
     seed_partitions(kafka_bootstrap, namespace, {ES_PARTITION: list(merge_in_time([ticks, news]))})
     try:
-        code, out = invoke(replay, "--day", "2013-09-03", "--namespace", namespace.prefix, "--into", "news")
-        assert code == 0, out
-        assert "deterministic" in out and "DIFFERENT" not in out
+        for mode in ("fast", "pipeline"):  # the replay in one process, and through the live Faust worker
+            code, out = invoke(replay, "--day", "2013-09-03", "--namespace", namespace.prefix, "--into", f"news-{mode}", "--mode", mode)
+            assert code == 0, out
+            assert "deterministic" in out and "DIFFERENT" not in out, out
     finally:
         _delete_replays(kafka_bootstrap, namespace)
     codec, topic = EventCodec(), namespace.topic(SNAPSHOTS)
