@@ -405,6 +405,33 @@ class ProjectionRecordSkipped(Event):
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewsScored(Event):
+    """A news item naming ``symbol``, with the sentiment score it was given before it was sequenced.
+
+    One event per symbol the item names, on that symbol's input partition, so
+    each kernel sees the news of its own symbols in its own sequenced order; the
+    copies share ``news_id`` (and the envelope's correlation id). ``sequence``
+    orders one symbol's news like a tick's (``event_time_ms * 1_000_000 + n``,
+    ``contract.sequencing``), so the same item ingested twice is refused.
+    ``score`` in [-1, 1] (positive minus negative, quantized to 1e-6) was
+    computed by the named scorer at ingest: a replay reads it and never runs
+    the sentiment model again.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.NewsScored"
+    symbol: str
+    sequence: int
+    news_id: str
+    headline: str
+    source: str
+    symbols: list[str]
+    score: Decimal
+    scorer_name: str
+    scorer_version: str
+    scorer_sha256: str
+
+
 ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     Tick,
     TradingStateChanged,
@@ -426,4 +453,5 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     AuditCheckpointSealed,
     NotaryKeyCertified,
     ProjectionRecordSkipped,
+    NewsScored,
 )

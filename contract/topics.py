@@ -129,5 +129,6 @@ def topic_for(event: object) -> TopicSpec:
         events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
         events.NotaryKeyCertified: AUDIT_CHECKPOINTS,
         events.ProjectionRecordSkipped: OPS_DECISIONS,
+        events.NewsScored: INPUTS,
     }
     return routes[type(event)]

@@ -36,6 +36,12 @@ _MAX_SCORE = Decimal(1)
 #   volume_ratio       bar volume / its moving average (1.0 = normal)
 FEATURE_NAMES: tuple[str, ...] = ("signal_score", "zscore", "vwap_distance", "ema_spread_sigmas", "volume_ratio")
 
+# An optional feature, passed only when the setting ``strategy.news_sentiment`` is on: the symbol's
+# latest news sentiment in [-1, 1] (0.0 before any news), scored at ingest and carried by ``NewsScored``
+# inputs. It is not in FEATURE_NAMES, so ``feature_vector``, the baseline and every model trained on
+# FEATURE_NAMES ignore it; a model opts in by reading it too (its card listing it after FEATURE_NAMES).
+NEWS_SENTIMENT_FEATURE = "news_sentiment"
+
 
 def feature_vector(features: Mapping[str, float]) -> tuple[float, ...]:
     """The features in ``FEATURE_NAMES`` order; refuses missing or non-finite values.
