@@ -67,7 +67,7 @@ def ingest_news(
     print(f"published {sent.news:,} news events scored by {first.scorer_name} {first.scorer_version} sha256 {first.scorer_sha256[:12]}")
 
 
-sentiment_app = typer.Typer(help="Sentiment scorers for news: score headlines, export a FinBERT checkpoint to ONNX.", no_args_is_help=True)
+sentiment_app = typer.Typer(help="Sentiment scorers for news: score headlines (`aitrader model export-sentiment` exports one).", no_args_is_help=True)
 
 
 @sentiment_app.command("score")
@@ -83,8 +83,7 @@ def score(
         print(json.dumps({"headline": headline, "score": str(value), **identity}))
 
 
-@sentiment_app.command("export")
-def export(
+def export_sentiment(
     checkpoint: Path = typer.Argument(..., help="A local checkpoint directory (config, weights, tokenizer); nothing is downloaded."),
     out_dir: Path = typer.Argument(..., help="Where to write model.onnx, tokenizer.json and sentiment.json."),
     name: str = typer.Option("", help="The model's name on NewsScored events (default: the checkpoint directory's name)."),

@@ -1,6 +1,6 @@
 """A FinBERT-class transformer served with ONNX Runtime, without torch.
 
-A model directory (written once by ``aitrader sentiment export`` from a
+A model directory (written once by ``aitrader model export-sentiment`` from a
 checkpoint, or placed by hand) holds:
 
     model.onnx       inputs input_ids, attention_mask, token_type_ids (int64, [batch, tokens]),

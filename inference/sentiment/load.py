@@ -54,6 +54,6 @@ def _how_to_place(name: str, path: Path) -> str:
     return (
         f"{name} is not exported at {path}, and checkpoints are never downloaded here. On a machine with the "
         f"checkpoint (a local directory holding its config, weights and tokenizer): pip install '.[sentiment-export]' "
-        f"and `aitrader sentiment export CHECKPOINT_DIR {path} --name {name}`; then copy {path} to this machine "
+        f"and `aitrader model export-sentiment CHECKPOINT_DIR {path} --name {name}`; then copy {path} to this machine "
         f"(or pass the exported directory itself instead of the name)."
     )

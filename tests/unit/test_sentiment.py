@@ -81,7 +81,7 @@ def test_a_known_name_not_exported_here_says_how_to_place_it(tmp_path: Path) -> 
         load_sentiment_scorer("ProsusAI/finbert", tmp_path)
     message = str(refused.value)
     assert str(tmp_path / "ProsusAI/finbert") in message
-    assert "aitrader sentiment export" in message and "never downloaded" in message
+    assert "aitrader model export-sentiment" in message and "never downloaded" in message
 
 
 def test_a_name_or_path_resolves_to_its_scorer(tmp_path: Path, tiny: Path) -> None:
@@ -131,6 +131,6 @@ def test_the_score_command_prints_each_headline_with_the_scorers_identity(tiny: 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed: export would run")
 def test_export_without_torch_says_which_extra_to_install(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["sentiment", "export", str(tmp_path), str(tmp_path / "out")])
+    result = CliRunner().invoke(app, ["model", "export-sentiment", str(tmp_path), str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "pip install '.[sentiment-export]'" in result.output and not (tmp_path / "out").exists()
