@@ -108,12 +108,11 @@ class OnnxScorer(Scorer):
         else:
             self._chain = tuple(providers)
         native = self._native_engine(engine_cache) if native_tensorrt else None
-        self._backend: _Backend = native if native is not None else self._open(self._chain)
+        self._use(native if native is not None else self._open(self._chain))
 
-    @property
-    def provider(self) -> str:
-        """The path the scores come from now: an ONNX Runtime provider or the native TensorRT engine."""
-        return self._backend.provider
+    def _use(self, backend: _Backend) -> None:
+        self._backend = backend
+        self.provider = backend.provider  # where the scores come from now
 
     @property
     def healthy(self) -> bool:
@@ -144,7 +143,7 @@ class OnnxScorer(Scorer):
                 if not rest:
                     raise
                 self._fall_back(f"{backend.provider} failed to run: {exc}")
-                self._backend = self._open(rest)
+                self._use(self._open(rest))
 
     def _after(self, provider: str) -> tuple[str, ...]:
         """The chain after ``provider``: all of it after the native engine, nothing after the last."""
