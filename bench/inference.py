@@ -1,6 +1,6 @@
 """Scoring latency and throughput on every path this host has, and how far the GPU paths agree with the CPU.
 
-    python -m bench.inference [--model models/NAME/VERSION] [--calls 400] [--rows 20000]
+    python -m bench.inference [--model models/NAME/VERSION] [--calls 400] [--rows 20000] [--ticks N]
 
 Paths: the baseline formula (pure Python), ONNX Runtime on CPU, on CUDA and on
 TensorRT, and the native TensorRT engine. A path the host lacks is printed as
@@ -12,6 +12,10 @@ and 256; p50 and p99 over ``--calls`` calls, throughput = rows / total time.
 Models: the one given, else the newest shipped under models/ (card.json), else
 a gradient-boosted-trees model built here; plus a small MLP built here, the kind
 TensorRT can build an engine from (trees are ONNX-ML operators it cannot).
+
+Kernel: the pure ``TradingKernel`` over the sample file's ticks (the work a
+fast replay does after decoding) with the baseline formula and with the model
+on CPU: inputs/s and what each derived.
 
 Agreement: every path's quantized scores on ``--rows`` feature rows against ONNX
 Runtime on CPU with one thread: identical rows, and the largest difference in
@@ -29,11 +33,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from bench.common import rate, sample_ticks
+from bench.pipeline import pure_kernel
 from inference.baseline import BaselineScorer
 from inference.onnx_scorer import OnnxScorer
 from inference.onnx_session import (
@@ -171,11 +178,34 @@ def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: in
             agreement(label, scores, reference)
 
 
+def kernel_rates(model: ModelFile, ticks: int | None) -> None:
+    """The pure kernel over the sample ticks, with the baseline and with ``model`` on CPU."""
+    sample = sample_ticks(ticks)
+    print(f"\npure TradingKernel over {len(sample):,} sample ticks (what a fast replay runs after decoding)")
+    onnx = OnnxScorer(model.path, name=model.name, version=model.version, sha256=model.sha256,
+                      input_name=model.input_name, output_name=model.output_name, providers=(CPU,),
+                      native_tensorrt=False)
+    scorers = (("baseline formula", BaselineScorer()), (f"{model.label} on CPU", onnx))
+    best: dict[str, float] = {}
+    derived: dict[str, list[object]] = {}
+    # Interleaved rounds, best of each: the load of a shared host drifts during a run.
+    for round_ in range(3):
+        for label, scorer in scorers:
+            _progress(f"kernel with {label}, round {round_ + 1} of 3")
+            derived[label] = []
+            seconds = rate(len(sample), lambda s=scorer, out=derived[label]: out.extend(pure_kernel(sample, s)))[0]
+            best[label] = min(seconds, best.get(label, seconds))
+    for label, _ in scorers:
+        kinds = Counter(type(e).__name__ for e in derived[label])
+        print(f"  {label:<36} {len(sample) / best[label]:>10,.0f} inputs/s ({best[label]:.1f} s): "
+              f"{kinds['Signal']:,} signals, {kinds['OrderIntent']:,} intents, {kinds['OrderFilled']:,} fills")
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="a registry version directory (default: newest under models/)")
     parser.add_argument("--calls", type=int, default=400, help="timed calls at batch 1 (fewer at larger batches)")
     parser.add_argument("--rows", type=int, default=20_000, help="feature rows scored for the agreement figures")
+    parser.add_argument("--ticks", type=int, help="sample ticks through the kernel (default: the whole file)")
     args = parser.parse_args()
 
     rows = rows_as_features(feature_rows(args.rows, seed=2024))
@@ -193,6 +223,7 @@ def main() -> None:
             shipped = built("built gradient-boosted trees", tree_model(directory)[0])
         for model in (shipped, built("built MLP", mlp_model(directory))):
             bench_model(model, rows, args.calls)
+        kernel_rates(shipped, args.ticks)
 
 
 if __name__ == "__main__":
