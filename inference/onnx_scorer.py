@@ -57,6 +57,15 @@ def default_engine_cache() -> Path:
     return Path.home() / ".cache" / "aitrader" / "tensorrt"
 
 
+def chain_after(chain: Sequence[str], failed: str) -> tuple[str, ...]:
+    """What a scorer falls back to when ``failed`` errs while running: the whole ONNX Runtime chain after the
+    native engine, the providers after ``failed`` otherwise, nothing after the last (the error is raised)."""
+    chain = tuple(chain)
+    if failed == NATIVE_TENSORRT:
+        return chain
+    return chain[chain.index(failed) + 1 :] if failed in chain else ()
+
+
 class _Backend(Protocol):
     provider: str
 
@@ -139,17 +148,11 @@ class OnnxScorer(Scorer):
             try:
                 return backend.run(matrix)
             except Exception as exc:  # a GPU error of any kind: out of memory, lost device, engine fault
-                rest = self._after(backend.provider)
+                rest = chain_after(self._chain, backend.provider)
                 if not rest:
                     raise
                 self._fall_back(f"{backend.provider} failed to run: {exc}")
                 self._use(self._open(rest))
-
-    def _after(self, provider: str) -> tuple[str, ...]:
-        """The chain after ``provider``: all of it after the native engine, nothing after the last."""
-        if provider == NATIVE_TENSORRT:
-            return self._chain
-        return self._chain[self._chain.index(provider) + 1 :] if provider in self._chain else ()
 
     def _open(self, chain: Sequence[str]) -> _OrtBackend:
         opened = open_session(self._model, chain, self._threads)

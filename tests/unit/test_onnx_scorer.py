@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.onnx_scorer import OnnxScorer
-from inference.onnx_session import CPU, CUDA, SessionThreads, available_providers
+from inference.onnx_scorer import OnnxScorer, chain_after
+from inference.onnx_session import (
+    CHAIN,
+    CPU,
+    CUDA,
+    TENSORRT,
+    SessionThreads,
+    available_providers,
+)
 from inference.scorer import FEATURE_NAMES, SCORE_QUANTUM, Scorer, check_score
 from inference.tensorrt_engine import NATIVE_TENSORRT, unavailable_reason
 from tests.onnx_models import (
@@ -169,3 +176,17 @@ def test_the_native_tensorrt_path_is_selected_out_with_its_reason_on_a_host_with
     # Absent is not failed: a CPU host scoring on CPU is healthy.
     assert model.healthy and model.provider != NATIVE_TENSORRT
     assert isinstance(model.score(rows_as_features(feature_rows(1))[0]), Decimal)
+
+
+@pytest.mark.parametrize(
+    ("chain", "failed", "rest"),
+    [
+        (CHAIN, NATIVE_TENSORRT, CHAIN),  # the native engine erred: all of ONNX Runtime's chain
+        (CHAIN, TENSORRT, (CUDA, CPU)),
+        (CHAIN, CUDA, (CPU,)),
+        ((CUDA, CPU), CUDA, (CPU,)),
+        (CHAIN, CPU, ()),  # nothing after the last: the run error is raised
+    ],
+)
+def test_a_run_error_falls_back_to_the_rest_of_the_chain(chain: tuple[str, ...], failed: str, rest: tuple[str, ...]) -> None:
+    assert chain_after(chain, failed) == rest
