@@ -48,6 +48,7 @@ def feature_rows(count: int, seed: int = 7) -> np.ndarray:
 
 def tree_model(directory: Path, trees: int = 40) -> tuple[BuiltModel, object]:
     """Gradient-boosted trees on a synthetic label; returns the ONNX file and the fitted scikit-learn model."""
+    from onnx import helper
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.ensemble import GradientBoostingClassifier
@@ -58,11 +59,16 @@ def tree_model(directory: Path, trees: int = 40) -> tuple[BuiltModel, object]:
     fitted = GradientBoostingClassifier(n_estimators=trees, max_depth=3, random_state=0).fit(rows, label)
     onnx_model = convert_sklearn(
         fitted,
+        name="trees",  # without a name skl2onnx names the graph with a random UUID: other bytes every build
         initial_types=[("features", FloatTensorType([None, WIDTH]))],
         options={id(fitted): {"zipmap": False}},  # probabilities as a float tensor, not a list of maps
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     assert [o.name for o in onnx_model.graph.output] == ["label", "probabilities"]
+    # skl2onnx lists the opsets in set order, which string hashing varies between processes: sorted, same bytes.
+    opsets = sorted((o.domain, o.version) for o in onnx_model.opset_import)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     return _written(directory / "trees.onnx", onnx_model.SerializeToString()), fitted
 
 
