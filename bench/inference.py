@@ -7,7 +7,8 @@ TensorRT, and the native TensorRT engine. A path the host lacks is printed as
 "not available: reason"; the same command on a GPU host with the gpu extra
 measures the GPU rows. Each latency is one ``score_batch`` call, features in
 and quantized scores out (the whole cost the kernel pays), at batch 1, 16, 64
-and 256; p50 and p99 over ``--calls`` calls, throughput = rows / total time.
+and 256; p50 and p99 over ``--calls`` calls; throughput both as rows over the
+calls' total time and as batch / p50 (a shared host's stalls weigh on the first).
 
 Models: the one given, else the newest shipped under models/ (card.json), else
 a gradient-boosted-trees model built here; plus a small MLP built here, the kind
@@ -61,6 +62,8 @@ from tests.onnx_models import (
 )
 
 BATCHES = (1, 16, 64, 256)
+# rows/s: all rows over all the calls' time; at p50: batch / p50, steadier on a shared host whose stalls fill the p99.
+HEADER = f"  {'path':<28} {'batch':>5} {'p50 ms':>10} {'p99 ms':>10} {'rows/s':>12} {'rows/s @p50':>12}"
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -144,7 +147,8 @@ def latency_table(label: str, score_batch: Callable[[Sequence[Mapping[str, float
         times = latencies(score_batch, rows, batch, max(20, calls // max(1, batch // 16)))
         cuts = statistics.quantiles(times, n=100)
         p50, p99 = cuts[49] * 1e3, cuts[98] * 1e3
-        print(f"  {label:<28} {batch:>5} {p50:>10.3f} {p99:>10.3f} {batch * len(times) / sum(times):>14,.0f}")
+        print(f"  {label:<28} {batch:>5} {p50:>10.3f} {p99:>10.3f} {batch * len(times) / sum(times):>12,.0f} "
+              f"{batch / (p50 / 1e3):>12,.0f}")
 
 
 def agreement(label: str, scores: list[Decimal], reference: list[Decimal]) -> None:
@@ -156,7 +160,7 @@ def agreement(label: str, scores: list[Decimal], reference: list[Decimal]) -> No
 
 def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: int) -> None:
     print(f"\nmodel {model.label} ({model.path.name}, sha256 {model.sha256[:16]})")
-    print(f"  {'path':<28} {'batch':>5} {'p50 ms':>10} {'p99 ms':>10} {'rows/s':>14}")
+    print(HEADER)
     reference: list[Decimal] | None = None
     compared: list[tuple[str, list[Decimal]]] = []
     for label, options, wanted in PATHS:
@@ -212,7 +216,7 @@ def main() -> None:
     print(f"host: onnxruntime providers {list(available_providers())}")
     print(f"{len(rows):,} synthetic feature rows; latency = one score_batch call (features -> quantized scores)")
     print(f"\nbaseline formula ({BaselineScorer.name} {BaselineScorer.version}, pure Python)")
-    print(f"  {'path':<28} {'batch':>5} {'p50 ms':>10} {'p99 ms':>10} {'rows/s':>14}")
+    print(HEADER)
     latency_table("baseline", BaselineScorer().score_batch, rows, args.calls)
 
     with tempfile.TemporaryDirectory() as scratch:
