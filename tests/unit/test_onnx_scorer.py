@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -190,3 +191,30 @@ def test_the_native_tensorrt_path_is_selected_out_with_its_reason_on_a_host_with
 )
 def test_a_run_error_falls_back_to_the_rest_of_the_chain(chain: tuple[str, ...], failed: str, rest: tuple[str, ...]) -> None:
     assert chain_after(chain, failed) == rest
+
+
+def _reshape_model(directory: Path) -> BuiltModel:
+    """In the contract on paper, but its run fails for an odd batch: 5 features cannot be reshaped into pairs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["features", "pairs"], ["probabilities"])],
+        "reshape",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, len(FEATURE_NAMES)])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])],
+        [numpy_helper.from_array(np.array([-1, 2], dtype=np.int64), "pairs")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    data = model.SerializeToString()
+    (directory / "reshape.onnx").write_bytes(data)
+    return BuiltModel(directory / "reshape.onnx", hashlib.sha256(data).hexdigest())
+
+
+def test_a_run_error_on_the_last_path_is_raised_not_turned_into_a_score(tmp_path: Path) -> None:
+    model = scorer(_reshape_model(tmp_path), providers=(CPU,), native_tensorrt=False)
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+
+    with pytest.raises(Fail, match="cannot be reshaped"):
+        model.score(rows_as_features(feature_rows(1))[0])
+    assert model.healthy and model.provider == CPU  # nothing to fall back to, nothing fell back
