@@ -144,6 +144,9 @@ class RunManifestRecorded(Event):
     model_version: str
     model_sha256: str
     schema_fingerprints: dict[str, str]
+    # Where the scores were computed (an ONNX Runtime provider, the native TensorRT engine, "python" for a
+    # formula); None in a manifest recorded before the field. A replay on another one says so.
+    scoring_provider: str | None = None
 
 
 # --- kernel outputs ----------------------------------------------------------

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
 
 SCORE_QUANTUM = Decimal("1e-6")
+PURE_PYTHON = "python"
 _MAX_SCORE = Decimal(1)
 
 # The features a model receives, in this order (``feature_vector``). A model
@@ -89,6 +90,9 @@ class Scorer(Protocol):
     name: str
     version: str
     sha256: str  # of the model artifact; of the canonical parameters JSON for parameter-only models
+    # Where the arithmetic runs: PURE_PYTHON for a formula, else the ONNX Runtime provider (or native
+    # engine) in use. Recorded in the run manifest: a replay on another provider says so.
+    provider: str = PURE_PYTHON
 
     def score(self, features: Mapping[str, float]) -> Decimal:
         """A score in [-1, 1], quantized to ``SCORE_QUANTUM``; its sign is the direction."""

@@ -71,7 +71,7 @@ def run_manifest(kernels: Mapping[int, TradingKernel], overrides: Mapping[str, s
                 **kernel.settings.to_state(),
                 "config_hash": config_hash(kernel.settings.values),
                 "scorer": {"name": kernel.scorer.name, "version": kernel.scorer.version,
-                           "sha256": getattr(kernel.scorer, "sha256", None)},
+                           "sha256": getattr(kernel.scorer, "sha256", None), "provider": kernel.scorer.provider},
             }
             for partition, kernel in sorted(kernels.items())
         },

@@ -43,6 +43,7 @@ from processors.replay.progress import (
     Replayed,
     ReplayProgress,
 )
+from processors.replay.providers import providers_differing, recorded_providers
 from processors.replay.report import run_manifest, summary, write_report
 from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.start import StartState, start_kernel
@@ -74,6 +75,7 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
             replayed = Replayed(run, piped, written_ranges(reader, spec.target, before, run.by_topic))
             tell(ReplayProgress(Phase.COMPARING, run.inputs, plan.inputs, replayed=replayed))
             comparison = compare_topics(reader, codec, spec.live, spec.target, run.spans, replayed.written, spec.compared)
+            recorded = recorded_providers(reader, codec, spec.live)
     except (KafkaException, DeliveryError, UndecodableRecord) as exc:
         # The log (or the broker) is not as a replay needs it: the message says where.
         raise ReplayRefused(str(exc)) from exc
@@ -83,7 +85,9 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
     if spec.report is not None and observer is not None:
         tell(ReplayProgress(Phase.REPORTING, run.inputs, plan.inputs))
         files = tuple(write_report(spec.report, content, observer, spec.zone))
-    return ReplayOutcome(spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files)
+    scoring = providers_differing(comparison, recorded, (s.kernel.scorer.provider for s in starts.values()))
+    return ReplayOutcome(spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files,
+                         scoring)
 
 
 def _ignore(progress: ReplayProgress) -> None:
