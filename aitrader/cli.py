@@ -17,6 +17,7 @@ from aitrader.commands.projections import api, db_app, projections_app, projecto
 from aitrader.commands.replay import replay
 from aitrader.commands.run import run_app
 from aitrader.commands.schemas import schemas_app
+from aitrader.commands.sentiment import export_sentiment, ingest_news, sentiment_app
 from aitrader.commands.topics import topics_app
 from aitrader.stack.cli import stack_app
 
@@ -32,10 +33,13 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(log_app, name="log")
 app.command("ingest")(ingest)
 app.add_typer(data_app, name="data")
+app.command("ingest-news")(ingest_news)
+app.add_typer(sentiment_app, name="sentiment")
 app.add_typer(control_app, name="control")
-app.add_typer(model_app, name="model")
-model_app.command("activate")(activate)
 app.command("replay")(replay)
+model_app.command("export-sentiment")(export_sentiment)
+model_app.command("activate")(activate)
+app.add_typer(model_app, name="model")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(projections_app, name="projections")

@@ -9,6 +9,7 @@ from confluent_kafka import Consumer, KafkaException
 
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
+from eventlog.kafka_security import client_config
 from projections.status import PartitionLag, lags
 
 PROBE_TIMEOUT_S = 2.0
@@ -17,7 +18,7 @@ PROBE_TIMEOUT_S = 2.0
 class BrokerProbe:
     def __init__(self, bootstrap: str, namespace: Namespace) -> None:
         self.namespace = namespace
-        self._probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "aitrader-api-probe", "enable.auto.commit": False})
+        self._probe = Consumer({**client_config(bootstrap), "group.id": "aitrader-api-probe", "enable.auto.commit": False})
         self._reader = LogReader(bootstrap)
         self._lock = threading.Lock()
 

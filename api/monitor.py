@@ -30,6 +30,7 @@ from contract.topics import (
     Namespace,
 )
 from eventlog.consumer import RawRecord, UndecodableRecord, decode
+from eventlog.kafka_security import client_config
 
 EVENT_TYPES = tuple(t.__name__ for t in ALL_EVENT_TYPES)
 DEFAULT_TYPES = frozenset(n for n in EVENT_TYPES if n not in ("Tick", "KernelSnapshotTaken", "RunManifestRecorded"))
@@ -100,7 +101,7 @@ class Tailer:
             return list(self._subscribers)
 
     def _run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "aitrader-api-monitor", "enable.auto.commit": False})
+        consumer = Consumer({**client_config(self.bootstrap), "group.id": "aitrader-api-monitor", "enable.auto.commit": False})
         codec = EventCodec()
         inputs = self.namespace.topic(INPUTS)
         try:

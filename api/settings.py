@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from contract.topics import Namespace
+from eventlog.kafka_security import KafkaSecurity
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -17,6 +18,8 @@ class ApiSettings:
     schema: str
     bootstrap: str | None = None  # None: /ready does not check the broker, /api/status shows no end offsets
     namespace: Namespace = field(default_factory=Namespace)
+    # The login control endpoints write `inputs` with (ops' principal on a secured broker); None: the process's.
+    control_login: KafkaSecurity | None = None
     rate_per_s: float = 20.0  # per API key
     burst: float | None = None  # default: five seconds' worth
     max_lag: int = 10_000  # records; /ready fails above it

@@ -23,6 +23,7 @@ from contract.events import Event, Tick
 from contract.topics import INPUTS
 from eventlog.producer import EventProducer
 from inference.baseline import BaselineScorer
+from inference.scorer import Scorer
 from kernel.engine import TradingKernel
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
@@ -32,8 +33,8 @@ from processors.live.recovery import recover_kernel
 CALENDARS = VenueCalendars()
 
 
-def pure_kernel(ticks: list[Tick]) -> list[Event]:
-    kernel = TradingKernel(0, KernelSettings.parse(), BaselineScorer(), CALENDARS)
+def pure_kernel(ticks: list[Tick], scorer: Scorer | None = None) -> list[Event]:
+    kernel = TradingKernel(0, KernelSettings.parse(), scorer or BaselineScorer(), CALENDARS)
     out: list[Event] = []
     for offset, tick in enumerate(ticks):
         out += kernel.apply(tick, offset)

@@ -144,6 +144,9 @@ class RunManifestRecorded(Event):
     model_version: str
     model_sha256: str
     schema_fingerprints: dict[str, str]
+    # Where the scores were computed (an ONNX Runtime provider, the native TensorRT engine, "python" for a
+    # formula); None in a manifest recorded before the field. A replay on another one says so.
+    scoring_provider: str | None = None
 
 
 # --- kernel outputs ----------------------------------------------------------
@@ -408,6 +411,33 @@ class ProjectionRecordSkipped(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class NewsScored(Event):
+    """A news item naming ``symbol``, with the sentiment score it was given before it was sequenced.
+
+    One event per symbol the item names, on that symbol's input partition, so
+    each kernel sees the news of its own symbols in its own sequenced order; the
+    copies share ``news_id`` (and the envelope's correlation id). ``sequence``
+    orders one symbol's news like a tick's (``event_time_ms * 1_000_000 + n``,
+    ``contract.sequencing``), so the same item ingested twice is refused.
+    ``score`` in [-1, 1] (positive minus negative, quantized to 1e-6) was
+    computed by the named scorer at ingest: a replay reads it and never runs
+    the sentiment model again.
+    """
+
+    SCHEMA: ClassVar[str] = "aitrader.events.NewsScored"
+    symbol: str
+    sequence: int
+    news_id: str
+    headline: str
+    source: str
+    symbols: list[str]
+    score: Decimal
+    scorer_name: str
+    scorer_version: str
+    scorer_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelActivated(Event):
     """Ops activate a model from this point of the log on: the kernel scores with it from the next input.
 
@@ -463,6 +493,7 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     AuditCheckpointSealed,
     NotaryKeyCertified,
     ProjectionRecordSkipped,
+    NewsScored,
     ModelActivated,
     ModelApplied,
 )

@@ -34,8 +34,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from contract.events import Tick
+from contract.events import Event, Tick
 
 SLOTS_PER_MS = 1_000_000
 """How many ticks of one file one millisecond can hold (n runs from 0 to SLOTS_PER_MS - 1)."""
@@ -43,6 +44,7 @@ SLOTS_PER_MS = 1_000_000
 DEFAULT_LATE_TOLERANCE_MS = 1000
 """How far a tick may lag the latest event time already on its partition before the kernel refuses it as late."""
 
+E = TypeVar("E", bound=Event)
 TickKey = tuple[str, str]
 """(venue, symbol): whose ticks one sequence orders."""
 
@@ -99,8 +101,8 @@ class SequenceGate:
         return True
 
 
-def merge_in_time(streams: Sequence[Iterable[Tick]]) -> Iterator[Tick]:
-    """The ticks of several time-ordered files as one stream in event-time order.
+def merge_in_time(streams: Sequence[Iterable[E]]) -> Iterator[E]:
+    """The events (ticks, news) of several time-ordered streams as one stream in event-time order.
 
     Equal times keep the order of ``streams`` and then each stream's own order
     (``heapq.merge`` is stable), so the merge is a pure function of its inputs.

@@ -129,6 +129,7 @@ def topic_for(event: object) -> TopicSpec:
         events.AuditCheckpointSealed: AUDIT_CHECKPOINTS,
         events.NotaryKeyCertified: AUDIT_CHECKPOINTS,
         events.ProjectionRecordSkipped: OPS_DECISIONS,
+        events.NewsScored: INPUTS,
         events.ModelActivated: INPUTS,
         events.ModelApplied: CONTROL,
     }

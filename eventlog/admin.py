@@ -9,6 +9,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from contract.topics import CATALOG, Namespace, TopicSpec
+from eventlog.kafka_security import client_config
 from eventlog.retry import retry_transient
 
 ADMIN_TIMEOUT_S = 30.0
@@ -34,7 +35,7 @@ class TopicAdmin:
     def __init__(self, bootstrap_servers: str, namespace: Namespace | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.namespace = namespace or Namespace()
-        self.client = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self.client = AdminClient(client_config(bootstrap_servers))
 
     def existing(self) -> dict[str, int]:
         """Broker topic name -> partition count."""
@@ -120,7 +121,7 @@ class TopicAdmin:
     def _end_offsets(self, partitions_by_topic: dict[str, int]) -> dict[str, tuple[int, ...]]:
         if not partitions_by_topic:
             return {}
-        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "aitrader-admin", "enable.auto.commit": False})
+        consumer = Consumer({**client_config(self.bootstrap_servers), "group.id": "aitrader-admin", "enable.auto.commit": False})
         try:
             return {
                 topic: tuple(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from contract.records import RawRecord, UndecodableRecord, decode
+from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.retry import retry_transient
 
 __all__ = ["LogReader", "OffsetRanges", "RawRecord", "UndecodableRecord", "decode"]
@@ -22,9 +23,9 @@ OffsetRanges = dict[int, tuple[int, int]]
 class LogReader:
     """A group-less consumer for reading exact offset ranges (people, replay, audit)."""
 
-    def __init__(self, bootstrap_servers: str, **overrides: object) -> None:
+    def __init__(self, bootstrap_servers: str, security: KafkaSecurity | None = None, **overrides: object) -> None:
         config: dict[str, object] = {
-            "bootstrap.servers": bootstrap_servers,
+            **client_config(bootstrap_servers, security),
             "group.id": "aitrader-reader",  # required by librdkafka; never committed to
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

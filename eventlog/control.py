@@ -24,6 +24,7 @@ from contract.ids import id_from_parts
 from contract.partitioner import partition_for
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
+from eventlog.kafka_security import KafkaSecurity
 from eventlog.producer import EventProducer
 
 PRODUCER = f"control/{__version__}"
@@ -57,18 +58,20 @@ def publish_control(
     symbol: str | None,
     build: Callable[[Envelope], Event],
     request: str,
+    security: KafkaSecurity | None = None,
 ) -> list[tuple[int, Event]]:
     """Writes one control event to the symbol's partition, or to every partition when ``symbol`` is None.
 
     ``request`` names the request (e.g. ``halt ES by alice: reason``); with the
     partition's end offset it makes the event id, so one request read twice at
-    the same point of the log gives one id.
+    the same point of the log gives one id. ``security`` is the login to write
+    with (the process's own when None).
     """
     topic = namespace.topic(INPUTS)
-    with LogReader(bootstrap) as reader:
+    with LogReader(bootstrap, security) as reader:
         clock = partition_clock(reader, topic)
     targets = [partition_for(symbol, len(clock))] if symbol else sorted(clock)
-    producer = EventProducer(bootstrap, namespace)
+    producer = EventProducer(bootstrap, namespace, security=security)
     written = []
     for partition in targets:
         end_offset, time_ms = clock[partition]
@@ -81,17 +84,29 @@ def publish_control(
 
 
 def publish_trading_state(
-    bootstrap: str, namespace: Namespace, state: TradingState, symbol: str | None, reason: str, actor: str
+    bootstrap: str,
+    namespace: Namespace,
+    state: TradingState,
+    symbol: str | None,
+    reason: str,
+    actor: str,
+    security: KafkaSecurity | None = None,
 ) -> list[tuple[int, Event]]:
     """The kill switch: HALTED, REDUCING or ACTIVE for ``symbol`` (every symbol when None)."""
     request = f"{state.value} {symbol or '*'} by {actor}: {reason}"
     return publish_control(
-        bootstrap, namespace, symbol, lambda envelope: TradingStateChanged(envelope, symbol, state, reason, actor), request
+        bootstrap, namespace, symbol, lambda envelope: TradingStateChanged(envelope, symbol, state, reason, actor), request, security
     )
 
 
 def publish_settings(
-    bootstrap: str, namespace: Namespace, settings: Mapping[str, str], symbol: str | None, reason: str, actor: str
+    bootstrap: str,
+    namespace: Namespace,
+    settings: Mapping[str, str],
+    symbol: str | None,
+    reason: str,
+    actor: str,
+    security: KafkaSecurity | None = None,
 ) -> list[tuple[int, Event]]:
     """A configuration change from this point of the log on.
 
@@ -101,12 +116,19 @@ def publish_settings(
     changed = dict(settings)
     request = f"set {sorted(changed.items())} {symbol or '*'} by {actor}: {reason}"
     return publish_control(
-        bootstrap, namespace, symbol, lambda envelope: ConfigChanged(envelope, symbol, changed, reason, actor), request
+        bootstrap, namespace, symbol, lambda envelope: ConfigChanged(envelope, symbol, changed, reason, actor), request, security
     )
 
 
 def publish_model_activation(
-    bootstrap: str, namespace: Namespace, name: str, version: str, sha256: str, reason: str, actor: str
+    bootstrap: str,
+    namespace: Namespace,
+    name: str,
+    version: str,
+    sha256: str,
+    reason: str,
+    actor: str,
+    security: KafkaSecurity | None = None,
 ) -> list[tuple[int, Event]]:
     """Every partition's kernel scores with this exact build from this point of the log on.
 
@@ -115,5 +137,10 @@ def publish_model_activation(
     """
     request = f"activate {name}@{version} {sha256} by {actor}: {reason}"
     return publish_control(
-        bootstrap, namespace, None, lambda envelope: ModelActivated(envelope, name, version, sha256, reason, actor), request
+        bootstrap,
+        namespace,
+        None,
+        lambda envelope: ModelActivated(envelope, name, version, sha256, reason, actor),
+        request,
+        security,
     )

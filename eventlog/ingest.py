@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from contract.events import Tick
+from contract.events import NewsScored, Tick
 from contract.partitioner import partition_for
 from contract.sequencing import (
     DEFAULT_LATE_TOLERANCE_MS,
@@ -227,6 +227,7 @@ class Published:
     """What the publish pass sent, per (venue, symbol)."""
 
     counts: Counter[TickKey] = field(default_factory=Counter)
+    news: int = 0  # NewsScored events sent among the ticks
     first_time_ms: int | None = None
     last_time_ms: int | None = None
     seconds: float = 0.0
@@ -246,26 +247,32 @@ def publish_merged(
     gate: SequenceGate,
     speed: float | None,
     progress: Callable[[int], None],
+    news: Sequence[NewsScored] = (),
 ) -> Published:
     """Second pass: the good rows of every file, merged by event time, each sent when ``gate`` admits it.
 
+    ``news`` (already scored and past its own gate, ``eventlog.news``) goes in
+    among the ticks by event time, after the ticks of its millisecond.
     ``speed`` None is as fast as the broker takes them; pacing is presentation
     only: the wall clock decides when, never what, is sent.
     """
     sent = Published()
     started = time.monotonic()
-    for tick in merge_in_time([f.ticks() for f in files]):
-        if not gate.admits(tick):
+    for event in merge_in_time([*(f.ticks() for f in files), news]):
+        if isinstance(event, Tick) and not gate.admits(event):
             continue
-        sent.first_time_ms = tick.event_time_ms if sent.first_time_ms is None else sent.first_time_ms
+        sent.first_time_ms = event.event_time_ms if sent.first_time_ms is None else sent.first_time_ms
         if speed is not None:
-            delay = started + (tick.event_time_ms - sent.first_time_ms) / 1000 / speed - time.monotonic()
+            delay = started + (event.event_time_ms - sent.first_time_ms) / 1000 / speed - time.monotonic()
             if delay > 0:
                 producer.flush()
                 time.sleep(delay)
-        producer.send(INPUTS, tick.symbol, tick)
-        sent.counts[(tick.venue, tick.symbol)] += 1
-        sent.last_time_ms = tick.event_time_ms
+        producer.send(INPUTS, event.symbol, event)
+        if isinstance(event, Tick):
+            sent.counts[(event.venue, event.symbol)] += 1
+        else:
+            sent.news += 1
+        sent.last_time_ms = event.event_time_ms
         progress(1)
     producer.flush()
     sent.seconds = time.monotonic() - started

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from contract.events import Event
 from contract.serde import EventCodec
 from contract.topics import Namespace, TopicSpec
+from eventlog.kafka_security import KafkaSecurity, client_config
 
 FLUSH_TIMEOUT_S = 60.0
 
@@ -24,9 +25,9 @@ class DeliveryError(RuntimeError):
     """Records the broker did not acknowledge; the caller must not commit past them."""
 
 
-def producer_config(bootstrap_servers: str) -> dict[str, object]:
+def producer_config(bootstrap_servers: str, security: KafkaSecurity | None = None) -> dict[str, object]:
     return {
-        "bootstrap.servers": bootstrap_servers,
+        **client_config(bootstrap_servers, security),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
@@ -38,10 +39,16 @@ def producer_config(bootstrap_servers: str) -> dict[str, object]:
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, namespace: Namespace | None = None, codec: EventCodec | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        namespace: Namespace | None = None,
+        codec: EventCodec | None = None,
+        security: KafkaSecurity | None = None,  # None: the process's login (eventlog.kafka_security)
+    ) -> None:
         self.namespace = namespace or Namespace()
         self.codec = codec or EventCodec()
-        self._producer = Producer(producer_config(bootstrap_servers))
+        self._producer = Producer(producer_config(bootstrap_servers, security))
         self._failures: list[str] = []
         self.delivered = 0
 

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
 
 SCORE_QUANTUM = Decimal("1e-6")
+PURE_PYTHON = "python"
 _MAX_SCORE = Decimal(1)
 
 # The features a model receives, in this order (``feature_vector``). A model
@@ -35,6 +36,12 @@ _MAX_SCORE = Decimal(1)
 #   ema_spread_sigmas  (fast EMA - slow EMA) / sigma
 #   volume_ratio       bar volume / its moving average (1.0 = normal)
 FEATURE_NAMES: tuple[str, ...] = ("signal_score", "zscore", "vwap_distance", "ema_spread_sigmas", "volume_ratio")
+
+# An optional feature, passed only when the setting ``strategy.news_sentiment`` is on: the symbol's
+# latest news sentiment in [-1, 1] (0.0 before any news), scored at ingest and carried by ``NewsScored``
+# inputs. It is not in FEATURE_NAMES, so ``feature_vector``, the baseline and every model trained on
+# FEATURE_NAMES ignore it; a model opts in by reading it too (its card listing it after FEATURE_NAMES).
+NEWS_SENTIMENT_FEATURE = "news_sentiment"
 
 
 def feature_vector(features: Mapping[str, float]) -> tuple[float, ...]:
@@ -83,6 +90,9 @@ class Scorer(Protocol):
     name: str
     version: str
     sha256: str  # of the model artifact; of the canonical parameters JSON for parameter-only models
+    # Where the arithmetic runs: PURE_PYTHON for a formula, else the ONNX Runtime provider (or native
+    # engine) in use. Recorded in the run manifest: a replay on another provider says so.
+    provider: str = PURE_PYTHON
 
     def score(self, features: Mapping[str, float]) -> Decimal:
         """A score in [-1, 1], quantized to ``SCORE_QUANTUM``; its sign is the direction."""

@@ -50,6 +50,7 @@ from contract.events import (
     KernelSnapshotTaken,
     ModelActivated,
     ModelApplied,
+    NewsScored,
     OrderIntent,
     Side,
     Signal,
@@ -63,6 +64,7 @@ from inference.models import ScorerResolver, ScorerSpec, load_scorer
 from inference.scorer import Scorer
 from kernel.model import ActiveModel
 from kernel.patterns import PatternConfig, PatternEngine
+from kernel.sentiment import NewsSentiment
 from kernel.settings import KernelSettings, SymbolSettings
 from kernel.strategy import AccountContext, Strategy
 from marketdata.calendar import VenueCalendars
@@ -157,6 +159,7 @@ class TradingKernel:
         self.snapshot_every = snapshot_every
         self.settings = settings
         self.trading = TradingStates()
+        self.news = NewsSentiment()
         self.symbols: dict[str, SymbolState] = {}
         self.last_applied_offset = -1
         self.clock_ms: int | None = None  # the latest tick time applied on this partition
@@ -182,6 +185,8 @@ class TradingKernel:
                 out += self.on_config(event, derivation)
             elif isinstance(event, ModelActivated):
                 out.append(self._on_model(event, derivation))
+            elif isinstance(event, NewsScored):
+                out += self._on_news(event, derivation)
             else:
                 out.append(self._refuse(event, derivation, "UnexpectedInput", f"{type(event).__name__} is not a kernel input"))
         self.last_applied_offset = offset
@@ -243,6 +248,14 @@ class TradingKernel:
             )
         return None
 
+    def _on_news(self, news: NewsScored, derivation: Derivation) -> list[Event]:
+        known = news.symbol in self.settings.instruments
+        refusal = self.news.refusal(news, known, self.clock_ms, self.settings.inputs.late_tolerance_ms)
+        if refusal is not None:
+            return [self._refuse(news, derivation, *refusal)]
+        self.news.apply(news)
+        return []
+
     def _on_signal(self, symbol: SymbolState, signal: Signal, session_close_ms: int, derivation: Derivation) -> list[Event]:
         book, patterns = symbol.book, symbol.patterns
         last = book.last_price
@@ -262,6 +275,7 @@ class TradingKernel:
             tick_size=book.instrument.tick_size,
             multiplier=book.instrument.multiplier,
             trading_state=book.trading_state,
+            news_sentiment=self.news.score_of(signal.symbol),
         )
         out: list[Event] = []
         intents: list[OrderIntent] = symbol.strategy.on_signal(signal, context, scorer, derivation)
@@ -385,6 +399,7 @@ class TradingKernel:
             "clock_ms": self.clock_ms,
             **self.settings.to_state(),
             "trading": self.trading.to_state(),
+            **self.news.to_state(),
             "model": self.model.to_state(),
             "symbols": {
                 name: {
@@ -428,6 +443,7 @@ class TradingKernel:
         kernel.settings_announced = state["settings_announced"]
         kernel.clock_ms = state["clock_ms"]
         kernel.trading = TradingStates.from_state(state["trading"])
+        kernel.news = NewsSentiment.from_state(state)
         for name, s in sorted(state["symbols"].items()):
             settings = kernel.settings.for_symbol(name)
             kernel.symbols[name] = SymbolState(

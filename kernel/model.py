@@ -30,6 +30,11 @@ class ActiveModel:
     scorer: Scorer | None
     refusal: str | None = None
 
+    @property
+    def provider(self) -> str | None:
+        """Where the active model's arithmetic runs (``Scorer.provider``); None while the partition is closed."""
+        return None if self.scorer is None else self.scorer.provider
+
     @classmethod
     def of(cls, scorer: Scorer) -> ActiveModel:
         return cls(spec_of(scorer), scorer)

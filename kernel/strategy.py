@@ -39,7 +39,7 @@ from contract.events import (
     TradingState,
 )
 from contract.scaled import QUANTUM
-from inference.scorer import SCORE_QUANTUM, Scorer, check_score
+from inference.scorer import NEWS_SENTIMENT_FEATURE, SCORE_QUANTUM, Scorer, check_score
 from kernel.sizing import volatility_scaled_qty
 from oms.settings import decimal_setting, int_setting, refuse_unknown_keys
 
@@ -59,7 +59,8 @@ class AccountContext:
     engine's ``volatility`` (a fraction of price per bar) times the last
     price; None while it warms up (no entries then, closing still works).
     The P&L fields are there for strategies that throttle on them; the
-    default strategy leaves loss limits to the risk gate.
+    default strategy leaves loss limits to the risk gate. ``news_sentiment``
+    reaches the scorer only when ``strategy.news_sentiment`` is on.
     """
 
     symbol: str
@@ -73,6 +74,7 @@ class AccountContext:
     tick_size: Decimal
     multiplier: Decimal
     trading_state: TradingState
+    news_sentiment: Decimal | None = None  # the symbol's latest news score; None before any news
 
     def __post_init__(self) -> None:
         if self.open_buy_qty < 0 or self.open_sell_qty < 0:
@@ -97,6 +99,8 @@ class StrategyConfig:
     time_in_force       DAY, IOC or GTC
     flatten_on_opposite a score against the position first closes the position
     reverse_on_opposite after such a close, also enter the new direction (else the close replaces the entry)
+    news_sentiment      pass the symbol's latest news score to the scorer as feature ``news_sentiment``
+                        (0.0 before any news); off by default: a scorer of ``FEATURE_NAMES`` ignores it
     """
 
     threshold: Decimal = Decimal("0.3")
@@ -109,6 +113,7 @@ class StrategyConfig:
     time_in_force: TimeInForce = TimeInForce.DAY
     flatten_on_opposite: bool = True
     reverse_on_opposite: bool = False
+    news_sentiment: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 1 or self.threshold.quantize(SCORE_QUANTUM) != self.threshold:
@@ -139,6 +144,7 @@ class StrategyConfig:
             time_in_force=_enum_setting(settings, "strategy.time_in_force", d.time_in_force),
             flatten_on_opposite=_bool_setting(settings, "strategy.flatten_on_opposite", d.flatten_on_opposite),
             reverse_on_opposite=_bool_setting(settings, "strategy.reverse_on_opposite", d.reverse_on_opposite),
+            news_sentiment=_bool_setting(settings, "strategy.news_sentiment", d.news_sentiment),
         )
 
 
@@ -182,6 +188,8 @@ class Strategy:
             return []
         features = dict(signal.features)
         features[SIGNAL_SCORE_FEATURE] = float(signal.score)
+        if self.config.news_sentiment:
+            features[NEWS_SENTIMENT_FEATURE] = float(context.news_sentiment or 0)
         score = check_score(scorer.score(features))
         cfg = self.config
         if score == 0 or abs(score) < cfg.threshold:

@@ -9,6 +9,7 @@ the live kernel would route them.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -43,6 +44,16 @@ def sample_ticks(
     A step thins the whole file evenly, so a small slice still spans both trading days.
     """
     yield from itertools.islice(read_ticks(path, symbol, venue), 0, None if limit is None else limit * step, step)
+
+
+def sample_slice(directory: Path, name: str, start: int, stop: int) -> Path:
+    """Data rows [start, stop) of the sample day, under the sample's header, as a plain CSV (for ``aitrader ingest``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    with gzip.open(SAMPLE_DAY, "rt", newline="") as lines, path.open("w", newline="") as out:
+        out.write(next(lines))
+        out.writelines(itertools.islice(lines, start, stop))
+    return path
 
 
 def seed(bootstrap: str, namespace: Namespace, ticks: Iterable[Tick], settings: dict[str, str] | None = None) -> SeedReport:

@@ -14,7 +14,9 @@ from rich.progress import (
 )
 
 from aitrader.commands.common import console, fail, format_time_ms, parse_settings
+from aitrader.commands.news import MODELS_HELP, SCORER_HELP, news_to_write
 from aitrader.stack.endpoints import endpoints
+from contract.events import NewsScored
 from contract.partitioner import partition_for
 from contract.sequencing import DEFAULT_LATE_TOLERANCE_MS, SequenceGate
 from contract.topics import INPUTS, Namespace
@@ -35,6 +37,8 @@ from eventlog.ingest import (
 )
 from eventlog.logtail import read_tails
 from eventlog.producer import EventProducer
+from inference.sentiment.lexicon import NAME as LEXICON_NAME
+from inference.sentiment.load import DEFAULT_MODELS_ROOT
 from marketdata.calendar import venue_zone
 from marketdata.tickfile import TickFileError
 from oms.instruments import BUILTIN_INSTRUMENT_SETTINGS, SYMBOL, instrument
@@ -83,6 +87,12 @@ def ingest(
     overrides: list[str] = typer.Option([], "-s", "--set", help="One setting, key=value (repeatable); wins over --settings."),
     speed: str = typer.Option("max", help="'max' for full speed, or N to pace at N times event time (live simulation)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count bad rows instead of stopping at the first."),
+    news: Path | None = typer.Option(
+        None, "--news", exists=True, dir_okay=False, readable=True,
+        help="A news file (as `aitrader ingest-news` reads) to score and merge in among the ticks by event time.",
+    ),
+    scorer_name: str = typer.Option(LEXICON_NAME, "--scorer", help=SCORER_HELP + " For --news."),
+    models: Path = typer.Option(DEFAULT_MODELS_ROOT, "--models", help=MODELS_HELP),
     namespace: str = typer.Option("", help="Topic name prefix (tests, experiments)."),
 ) -> None:
     """Publish trade files as Tick events on the kernel's input topic.
@@ -94,7 +104,9 @@ def ingest(
     The venue and time zone of a file are its symbol's instrument's: an unknown
     symbol is an error, never ES's. Files of symbols that share a partition must
     be loaded together: a tick older than its partition's latest record is late
-    for the kernel, and the load is refused before anything is written.
+    for the kernel, and the load is refused before anything is written. With
+    --news, a news file's items are scored and go in among the ticks by event
+    time, under the rules of `aitrader ingest-news`.
     """
     pace = _speed(speed)
     settings = {**BUILTIN_INSTRUMENT_SETTINGS, **parse_settings(settings_file, overrides)}
@@ -111,6 +123,7 @@ def ingest(
         for file in files:
             wanted.setdefault(partition_for(file.symbol, partitions), set()).add(file.key)
         tails = read_tails(reader, topic, wanted)
+        scored: list[NewsScored] = [] if news is None else news_to_write(news, settings, reader, topic, scorer_name, models, skip_bad)
     try:
         plans = plan(reports, tails, partitions)
     except IngestRefused as exc:
@@ -122,14 +135,14 @@ def ingest(
         console.print(_plan_message(symbol_plan), highlight=False)
     skipped_bad = sum(r.bad_rows for r in reports)
     to_write = sum(p.to_write for p in plans.values())
-    if to_write == 0:
+    if to_write == 0 and not scored:
         console.print(f"published 0 ticks ({skipped_bad:,} bad rows skipped): every tick is already on the log; nothing to write")
         return
     with Progress(*COLUMNS, console=console, transient=False) as progress:
-        sending = progress.add_task(f"publishing {', '.join(p.symbol for p in plans.values())}", total=to_write)
+        sending = progress.add_task(f"publishing {', '.join(p.symbol for p in plans.values())}", total=to_write + len(scored))
         gate = SequenceGate({key: p.on_log.sequence for key, p in plans.items() if p.on_log is not None})
-        sent = publish_merged(files, EventProducer(bootstrap, space), gate, pace, lambda n: progress.advance(sending, n))
-        progress.update(sending, total=sent.total, completed=sent.total)
+        sent = publish_merged(files, EventProducer(bootstrap, space), gate, pace, lambda n: progress.advance(sending, n), scored)
+        progress.update(sending, total=sent.total + sent.news, completed=sent.total + sent.news)
     _print_results(reports, plans, sent)
 
 
@@ -188,6 +201,8 @@ def _print_results(reports: list[IngestReport], plans: dict[tuple[str, str], Sym
             console.print(f"[yellow]skipped[/] {report.path.name} {bad}")
     for key, symbol_plan in plans.items():
         console.print(f"{symbol_plan.symbol}: published {sent.counts[key]:,} ticks", highlight=False)
+    if sent.news:
+        console.print(f"published {sent.news:,} news events among the ticks", highlight=False)
     ticks = sum(p.ticks for p in plans.values())
     console.print(
         f"published {sent.total:,} ticks ({sum(r.bad_rows for r in reports):,} bad rows skipped) "

@@ -31,6 +31,8 @@ from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
 from eventlog.consumer import LogReader
+from eventlog.envsecret import CredentialsError, secret
+from eventlog.kafka_security import control_login
 from eventlog.producer import DeliveryError
 from projections.db import DEFAULT_SCHEMA, auth_schema, checked_schema, connect
 from projections.decisions import SkipRefused, record_skip
@@ -44,6 +46,7 @@ from projections.projector import (
 )
 from projections.rebuild import rebuild, records_to_read
 from projections.registry import PROJECTIONS, Projection, by_names
+from projections.roles import ServiceRoles, ensure_login, grant
 from projections.status import lags
 
 LOG_EVERY_S = 5.0
@@ -99,6 +102,32 @@ def db_upgrade(schema: str = SCHEMA_OPTION) -> None:
         f"[green]schema {schema}[/] at {', '.join(current_revisions(url, schema))}; "
         f"[green]{auth_schema(schema)}[/] at {', '.join(current_revisions(url, auth_schema(schema)))}"
     )
+
+
+ROLE_PASSWORDS = {"projector": "AITRADER_PG_PROJECTOR_PASSWORD", "api": "AITRADER_PG_API_PASSWORD"}
+
+
+@db_app.command("roles")
+def db_roles(schema: str = SCHEMA_OPTION) -> None:
+    """Create or update the projector's and the API's login roles and grant them their share of SCHEMA.
+
+    Run as the owner of the tables (with CREATEROLE). Passwords come from AITRADER_PG_PROJECTOR_PASSWORD
+    and AITRADER_PG_API_PASSWORD, or their *_FILE secrets; run again after rotating one.
+    """
+    schema = _schema(schema)
+    roles = ServiceRoles()
+    try:
+        passwords = {service: secret(name) for service, name in ROLE_PASSWORDS.items()}
+    except CredentialsError as exc:
+        raise fail(str(exc)) from None
+    missing = [ROLE_PASSWORDS[service] for service, password in passwords.items() if not password]
+    if missing:
+        raise fail(f"set {' and '.join(missing)} (or their _FILE form)")
+    with connect(endpoints()[1], schema) as conn:
+        ensure_login(conn, roles.projector, str(passwords["projector"]))
+        ensure_login(conn, roles.api, str(passwords["api"]))
+        grant(conn, schema, roles)
+    console.print(f"[green]{roles.projector}[/] writes {schema}; [green]{roles.api}[/] reads {schema} and {auth_schema(schema)}")
 
 
 @projections_app.command("rebuild")
@@ -289,6 +318,8 @@ def api(
 
     Cursors are signed with the deployment's key: AITRADER_CURSOR_KEY (hex), or the file named by
     AITRADER_CURSOR_KEY_FILE, or $AITRADER_HOME/secrets/api-cursor.key, made on the first start.
+    On a secured broker the API reads as its own principal (KAFKA_SASL_*) and its control endpoints
+    write as the one KAFKA_CONTROL_SASL_USERNAME and KAFKA_CONTROL_SASL_PASSWORD(_FILE) name (ops).
     """
     import uvicorn
 
@@ -301,8 +332,12 @@ def api(
         signing = cursor_key(os.environ, stack_home() / "secrets" / "api-cursor.key")
     except (OSError, ValueError) as exc:
         raise fail(escape(f"no cursor key: {exc}")) from None
+    try:
+        control = control_login()
+    except CredentialsError as exc:
+        raise fail(escape(str(exc))) from None
     settings = ApiSettings(
-        url, _schema(schema), bootstrap, Namespace(namespace), rate_per_s=rate_limit, max_lag=max_lag,
-        monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
+        url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
+        max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

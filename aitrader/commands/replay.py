@@ -184,6 +184,13 @@ def _print_comparison(outcome: ReplayOutcome, tz: ZoneInfo) -> None:
             f"[bold yellow]code version differs[/]: partition {note.partition}'s day was recorded by kernel/{note.recorded_by}, "
             f"this replay runs kernel/{note.replayed_by}"
         )
+    if outcome.scoring_provider is not None:
+        # Also said first: another provider may round a score across a 1e-6 boundary (docs/design.md, "Determinism").
+        console.print(
+            f"[bold yellow]scoring provider differs[/] (recorded {', '.join(outcome.scoring_provider.recorded)}, "
+            f"now {', '.join(outcome.scoring_provider.replayed)})",
+            highlight=False,
+        )
     first = comparison.first_divergence
     console.print("[bold red]DIVERGED[/] from live")
     if first is not None:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from aitrader.stack import kafka, postgres
 from aitrader.stack.paths import StackError, StackPaths
+from eventlog.endpoints import database_from_env, kafka_from_env, redacted
 
 stack_app = typer.Typer(
     name="stack",
@@ -60,14 +61,29 @@ def install() -> None:
 
 
 @stack_app.command()
-def up() -> None:
+def up(
+    secured: bool = typer.Option(
+        False, "--secure", help="Also start a SCRAM-secured broker with the project's ACLs (port 19094), to try the principals."
+    ),
+) -> None:
     """Start the broker and the database (or check the ones the env vars point at)."""
     with _fail_clearly():
         bootstrap = _step("Kafka", kafka.up)
         database_url = _step("PostgreSQL", postgres.up)
-    # Plain print: these lines are meant to be copied or eval'ed.
+        if secured:
+            secured_bootstrap = _step("Kafka, SCRAM-secured", lambda r: kafka.up(r, secured=True))
+    if not kafka_from_env():
+        console.print("  the local broker is open (PLAINTEXT, no authentication) and listens on 127.0.0.1 only")
+    if secured:
+        paths = StackPaths.current(secure=True)
+        console.print(
+            f"  secured broker on {secured_bootstrap}: KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT, KAFKA_SASL_USERNAME=<principal>, "
+            f"KAFKA_SASL_PASSWORD_FILE={paths.secrets}/<principal>.password"
+        )
+    # Plain print: these lines are meant to be copied or eval'ed. The local URL's password is the stack's
+    # fixed dev one; a URL from the environment may carry a real one, which is never printed.
     print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
-    print(f"DATABASE_URL={database_url}")
+    print(f"DATABASE_URL={redacted(database_url) if database_from_env() else database_url}")
 
 
 @stack_app.command()
@@ -121,7 +137,7 @@ def status() -> None:
     else:
         state = "no cluster" if postgres.server_installed() else "not installed"
     reach = "database reachable" if db.reachable else f"unreachable: {db.error}"
-    table.add_row("postgres", _colour(state, db.reachable), f"{db.url}: {reach}")
+    table.add_row("postgres", _colour(state, db.reachable), f"{redacted(db.url) if db.external else db.url}: {reach}")
 
     table.add_row("home", "", str(paths.home))
     table.add_row("kafka jars", "ok" if kafka.jars_installed(paths) else "missing", str(paths.libs))

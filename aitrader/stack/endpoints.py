@@ -12,8 +12,8 @@ from aitrader.stack.postgres import local_database_url
 from eventlog.endpoints import database_from_env, kafka_from_env
 
 
-def local_bootstrap() -> str:
-    return f"{LOCAL_HOST}:{kafka_port()}"
+def local_bootstrap(secure: bool = False) -> str:
+    return f"{LOCAL_HOST}:{kafka_port(secure)}"
 
 
 def endpoints() -> tuple[str, str]:

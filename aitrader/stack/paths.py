@@ -20,6 +20,8 @@ LOGGING_JARS = ("slf4j-reload4j-1.7.36.jar", "reload4j-1.2.25.jar")
 
 # Not Kafka's 9092: a dev machine often has another broker there already.
 DEFAULT_KAFKA_PORT = 19092
+# The SCRAM-secured broker (`stack up --secure`) beside the open one: its own ports and data.
+DEFAULT_SECURE_KAFKA_PORT = 19094
 LOCAL_HOST = "127.0.0.1"
 
 DB_NAME = "aitrader"
@@ -42,22 +44,29 @@ def stack_home() -> Path:
     return Path(raw).expanduser().resolve() if raw else Path.home() / ".aitrader"
 
 
-def kafka_port() -> int:
-    """Broker port; the KRaft controller listens on the next port up."""
-    raw = os.environ.get("AITRADER_KAFKA_PORT", "").strip()
+def kafka_port(secure: bool = False) -> int:
+    """Broker port; the KRaft controller listens on the next port up (the secured broker's admin listener on the one after)."""
+    name, default = ("AITRADER_KAFKA_SECURE_PORT", DEFAULT_SECURE_KAFKA_PORT) if secure else ("AITRADER_KAFKA_PORT", DEFAULT_KAFKA_PORT)
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_KAFKA_PORT
+        return default
     try:
         port = int(raw)
     except ValueError:
-        raise StackError(f"AITRADER_KAFKA_PORT={raw!r} is not a port number") from None
-    if not 1024 <= port <= 65534:
-        raise StackError(f"AITRADER_KAFKA_PORT={port} must be in 1024..65534")
+        raise StackError(f"{name}={raw!r} is not a port number") from None
+    if not 1024 <= port <= 65533:
+        raise StackError(f"{name}={port} must be in 1024..65533")
     return port
 
 
-def controller_port() -> int:
-    return kafka_port() + 1
+def controller_port(secure: bool = False) -> int:
+    return kafka_port(secure) + 1
+
+
+def broker_ports(secure: bool = False) -> tuple[int, ...]:
+    """Every port the broker listens on: clients, controller, and for the secured one its internal listener."""
+    port = kafka_port(secure)
+    return (port, port + 1, port + 2) if secure else (port, port + 1)
 
 
 @dataclass(frozen=True)
@@ -65,18 +74,24 @@ class StackPaths:
     """Every file the local stack reads or writes, derived from one home dir."""
 
     home: Path
+    secure: bool = False  # the SCRAM-secured broker's files: beside the open one's, sharing only the jars
 
     @classmethod
-    def current(cls) -> StackPaths:
-        return cls(stack_home())
+    def current(cls, secure: bool = False) -> StackPaths:
+        return cls(stack_home(), secure)
 
     @property
     def kafka_dir(self) -> Path:
-        return self.home / "kafka"
+        return self.home / ("kafka-secure" if self.secure else "kafka")
 
     @property
     def libs(self) -> Path:
-        return self.kafka_dir / "libs"
+        return self.home / "kafka" / "libs"
+
+    @property
+    def secrets(self) -> Path:
+        """The secured broker's passwords, one ``<principal>.password`` file each (mode 0600)."""
+        return self.kafka_dir / "secrets"
 
     @property
     def data(self) -> Path:
@@ -105,7 +120,7 @@ class StackPaths:
 
     @property
     def logs(self) -> Path:
-        return self.home / "logs"
+        return self.home / ("logs-secure" if self.secure else "logs")
 
     @property
     def kafka_out(self) -> Path:

@@ -26,6 +26,7 @@ from api.settings import ApiSettings
 from contract.events import Event, TradingState
 from contract.topics import INPUTS, Namespace
 from eventlog.control import publish_settings, publish_trading_state
+from eventlog.kafka_security import KafkaSecurity
 from eventlog.producer import DeliveryError
 from kernel.settings import validate_change
 
@@ -79,12 +80,15 @@ def _written(request: Request, kind: str, written: list[tuple[int, Event]]) -> d
     }
 
 
-def _publish(request: Request, kind: str, send: Callable[[str, Namespace], list[tuple[int, Event]]]) -> dict[str, Any]:
-    """Runs ``send(bootstrap, namespace)``; a broker that cannot take the events is a 503 with the reason."""
+Send = Callable[[str, Namespace, KafkaSecurity | None], list[tuple[int, Event]]]
+
+
+def _publish(request: Request, kind: str, send: Send) -> dict[str, Any]:
+    """Runs ``send`` with the control login; a broker that cannot take the events is a 503 with the reason."""
     settings: ApiSettings = request.app.state.settings
     bootstrap = _bootstrap(settings)
     try:
-        return _written(request, kind, send(bootstrap, settings.namespace))
+        return _written(request, kind, send(bootstrap, settings.namespace, settings.control_login))
     except (KafkaException, DeliveryError) as exc:
         raise ApiError(503, "broker_unavailable", f"the control event was not written: {exc}") from None
 
@@ -97,7 +101,9 @@ def trading_state(
     return _publish(
         request,
         "TradingStateChanged",
-        lambda bootstrap, namespace: publish_trading_state(bootstrap, namespace, body.state, symbol, body.reason, principal.name),
+        lambda bootstrap, namespace, login: publish_trading_state(
+            bootstrap, namespace, body.state, symbol, body.reason, principal.name, login
+        ),
     )
 
 
@@ -113,5 +119,7 @@ def change_settings(
     return _publish(
         request,
         "ConfigChanged",
-        lambda bootstrap, namespace: publish_settings(bootstrap, namespace, body.settings, symbol, body.reason, principal.name),
+        lambda bootstrap, namespace, login: publish_settings(
+            bootstrap, namespace, body.settings, symbol, body.reason, principal.name, login
+        ),
     )

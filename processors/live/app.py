@@ -88,6 +88,7 @@ from confluent_kafka import Consumer, TopicPartition
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
+from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.producer import EventProducer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
@@ -95,6 +96,7 @@ from kernel.runner import KernelRunner, Routed
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
 from processors.live import faults
+from processors.live.broker_auth import faust_credentials
 from processors.live.recovery import Recovery, recover_kernel
 
 log = logging.getLogger(__name__)
@@ -301,7 +303,7 @@ class CommitProbe:
 
     def __init__(self, bootstrap_servers: str, group: str, topic: str) -> None:
         self.topic = topic
-        self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+        self._consumer = Consumer({**client_config(bootstrap_servers), "group.id": group, "enable.auto.commit": False})
 
     def committed(self, partitions: Sequence[int]) -> dict[int, int]:
         """partition -> committed offset, -1 when the group has none."""
@@ -365,6 +367,7 @@ class LiveWorker:
         app = faust.App(
             config.group,
             broker=f"kafka://{config.bootstrap_servers}",
+            broker_credentials=faust_credentials(KafkaSecurity.from_env()),
             value_serializer="raw",
             key_serializer="raw",
             # The catalog owns the topics: Faust declares none, elects no leader, keeps no tables.

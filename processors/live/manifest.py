@@ -36,6 +36,7 @@ def build_manifest(settings: Mapping[str, str], scorer: Scorer, event_time_ms: i
         "code_version": __version__,
         "config_hash": config_hash(settings),
         "model": [scorer.name, scorer.version, scorer.sha256],
+        "scoring_provider": scorer.provider,
         "schema_fingerprints": fingerprints,
         "event_time_ms": event_time_ms,
     }
@@ -49,6 +50,7 @@ def build_manifest(settings: Mapping[str, str], scorer: Scorer, event_time_ms: i
         model_version=scorer.version,
         model_sha256=scorer.sha256,
         schema_fingerprints=fingerprints,
+        scoring_provider=scorer.provider,
     )
 
 

@@ -13,8 +13,8 @@ both processes are gone. The directory holds:
   inputs: ``{"phase", "inputs_done", "inputs_total", "started_ms", "updated_ms"}``
   (phases in ``progress.py``);
 * ``outcome.json``, written once, at the end: ``{"state": "succeeded" |
-  "diverged" | "failed", "exit_code", "error", "code_versions", "report",
-  "files", "finished_ms"}``; ``report`` is what ``report.json`` says, or null
+  "diverged" | "failed", "exit_code", "error", "code_versions",
+  "scoring_provider", "report", "files", "finished_ms"}``; ``report`` is what ``report.json`` says, or null
   when the replay did not run;
 * the report files (``report.json``, ``fills.csv``, ``equity.csv``, ``equity.png``).
 
@@ -71,7 +71,7 @@ def write_job(directory: Path, spec: ReplaySpec, bootstrap: str) -> None:
 
 def failure(error: str, exit_code: int | None) -> dict[str, Any]:
     """The outcome of a job that did not replay: refused, crashed, stopped (None: its process never started)."""
-    return {"state": FAILED, "exit_code": exit_code, "error": error, "code_versions": [], "report": None, "files": []}
+    return {"state": FAILED, "exit_code": exit_code, "error": error, "code_versions": [], "scoring_provider": None, "report": None, "files": []}
 
 
 def write_outcome(directory: Path, outcome: dict[str, Any]) -> None:

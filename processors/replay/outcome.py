@@ -6,7 +6,8 @@ never diverged: it runs another model on purpose, and its comparison is the
 what-if report (``whatif.py``). When the day was recorded
 by other code, each such partition gets a ``CodeVersionDiffers`` note, said
 before the divergence: other code deriving other events is expected, not a
-determinism failure.
+determinism failure. Likewise a ``ProviderDiffers`` note when the day was
+scored on another provider (``providers.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from contract import __version__
 from processors.replay.compare import Comparison
 from processors.replay.progress import Planned, Replayed
+from processors.replay.providers import ProviderDiffers
 from processors.replay.spec import ReplaySpec
 from processors.replay.start import StartState
 from processors.replay.whatif import WhatIfDifference
@@ -55,6 +57,7 @@ class ReplayOutcome:
     report: Mapping[str, Any]  # what report.json says (``report.summary``), written or not
     files: tuple[Path, ...]  # the report files written (none without ``spec.report``)
     what_if: WhatIfDifference | None = None  # a what-if compared with live: its difference in intents, fills, P&L
+    scoring_provider: ProviderDiffers | None = None
 
     @property
     def diverged(self) -> bool:
@@ -77,6 +80,9 @@ class ReplayOutcome:
                 {"partition": c.partition, "recorded_by": c.recorded_by, "replayed_by": c.replayed_by}
                 for c in self.code_versions
             ],
+            "scoring_provider": None if self.scoring_provider is None else {
+                "recorded": list(self.scoring_provider.recorded), "replayed": list(self.scoring_provider.replayed)
+            },
             "report": dict(self.report),
             "files": [f.name for f in self.files],
         }

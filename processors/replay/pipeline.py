@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import OffsetRanges
+from eventlog.kafka_security import client_config
 from inference.models import ScorerSpec
 from kernel.engine import TradingKernel, canonical_json
 from kernel.runner import KernelRunner, Routed
@@ -89,7 +90,7 @@ def bounds(plan: ReplayPlan, marks: OffsetRanges) -> tuple[dict[int, int], dict[
 
 def commit_offsets(bootstrap_servers: str, group: str, topic: str, offsets: Mapping[int, int]) -> None:
     """Commits ``offsets`` for ``group`` without joining it, so the group's next member starts there."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer({**client_config(bootstrap_servers), "group.id": group, "enable.auto.commit": False})
     asked = [TopicPartition(topic, p, o) for p, o in sorted(offsets.items())]
     deadline = time.monotonic() + COMMIT_RETRY_S
     try:

@@ -70,7 +70,8 @@ def run_manifest(kernels: Mapping[int, TradingKernel], overrides: Mapping[str, s
             str(partition): {
                 **kernel.settings.to_state(),
                 "config_hash": config_hash(kernel.settings.values),
-                "scorer": kernel.model.to_state(),  # name, version, sha256; refusal: the partition starts closed
+                # name, version, sha256, provider; refusal when the partition starts closed
+                "scorer": {**kernel.model.to_state(), "provider": kernel.model.provider},
             }
             for partition, kernel in sorted(kernels.items())
         },

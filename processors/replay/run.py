@@ -45,6 +45,7 @@ from processors.replay.progress import (
     Replayed,
     ReplayProgress,
 )
+from processors.replay.providers import providers_differing, recorded_providers
 from processors.replay.report import run_manifest, summary, write_report
 from processors.replay.spec import FAST, ReplaySpec
 from processors.replay.start import StartState, start_kernel
@@ -83,6 +84,7 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
                 if spec.what_if and spec.compared
                 else None
             )
+            recorded = recorded_providers(reader, codec, spec.live)
     except (KafkaException, DeliveryError, UndecodableRecord) as exc:
         # The log (or the broker) is not as a replay needs it: the message says where.
         raise ReplayRefused(str(exc)) from exc
@@ -95,8 +97,10 @@ def run_replay(spec: ReplaySpec, bootstrap: str, progress: ProgressSink | None =
     if spec.report is not None and observer is not None:
         tell(ReplayProgress(Phase.REPORTING, run.inputs, plan.inputs))
         files = tuple(write_report(spec.report, content, observer, spec.zone))
+    providers = (p for s in starts.values() if (p := s.kernel.model.provider) is not None)  # a closed one: none
+    scoring = providers_differing(comparison, recorded, providers)
     return ReplayOutcome(
-        spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files, what_if
+        spec, planned, replayed, comparison, code_versions_differing(comparison, starts), content, files, what_if, scoring
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import itertools
 from pathlib import Path
 
 import pytest
@@ -16,23 +14,14 @@ from contract.partitioner import partition_for
 from contract.serde import EventCodec
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader, RawRecord, decode
-from eventlog.ingest import SAMPLE_DAY, read_ticks
+from eventlog.ingest import read_ticks
 from eventlog.producer import EventProducer
 from eventlog.sampledata import write_multi_symbol_day
+from tests.seed import sample_slice
 
 pytestmark = pytest.mark.infra
 
 ES_PARTITION = partition_for("ES", INPUTS.partitions)
-
-
-def _slice(directory: Path, name: str, start: int, stop: int) -> Path:
-    """Data rows [start, stop) of the sample day, under the sample's header, as a plain CSV."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    with gzip.open(SAMPLE_DAY, "rt", newline="") as lines, path.open("w", newline="") as out:
-        out.write(next(lines))
-        out.writelines(itertools.islice(lines, start, stop))
-    return path
 
 
 def _ingest(namespace: Namespace, *args: str) -> Result:
@@ -55,7 +44,7 @@ def _ends(bootstrap: str, namespace: Namespace) -> dict[int, int]:
 
 
 def test_the_same_file_ingested_twice_is_written_once(kafka_bootstrap: str, namespace: Namespace, tmp_path: Path) -> None:
-    path = _slice(tmp_path, "es_first_20000.csv", 0, 20_000)
+    path = sample_slice(tmp_path, "es_first_20000.csv", 0, 20_000)
     first = _ingest(namespace, str(path))
     assert first.exit_code == 0, first.output
     assert "published 20,000 ticks" in first.output
@@ -69,8 +58,8 @@ def test_the_same_file_ingested_twice_is_written_once(kafka_bootstrap: str, name
 def test_a_file_cut_in_half_then_the_whole_file_writes_exactly_the_missing_half(
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
 ) -> None:
-    half = _slice(tmp_path / "cut", "es.csv", 0, 10_000)  # same name: same ids for the same lines
-    whole = _slice(tmp_path / "whole", "es.csv", 0, 20_000)
+    half = sample_slice(tmp_path / "cut", "es.csv", 0, 10_000)  # same name: same ids for the same lines
+    whole = sample_slice(tmp_path / "whole", "es.csv", 0, 20_000)
     assert _ingest(namespace, str(half)).exit_code == 0
     result = _ingest(namespace, str(whole))
     assert result.exit_code == 0, result.output
@@ -107,7 +96,7 @@ def test_files_of_symbols_sharing_a_partition_go_in_together_in_time_order(
 def test_ticks_older_than_their_partition_are_refused_whole_before_anything_is_written(
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
 ) -> None:
-    later_es = _slice(tmp_path, "es_later.csv", 10_000, 20_000)  # from 2013-09-01 20:44 CT
+    later_es = sample_slice(tmp_path, "es_later.csv", 10_000, 20_000)  # from 2013-09-01 20:44 CT
     assert _ingest(namespace, str(later_es)).exit_code == 0
     day = write_multi_symbol_day(tmp_path / "day", until="2013-09-01 18:00")  # SYN_NQ from 17:00, same partition
     nq = dict(day.files)["SYN_NQ"]
@@ -121,7 +110,7 @@ def test_ticks_older_than_their_partition_are_refused_whole_before_anything_is_w
 def test_an_unknown_symbol_is_refused_naming_the_settings_to_define(
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path, form: str
 ) -> None:
-    path = _slice(tmp_path, "foo.csv", 0, 100)
+    path = sample_slice(tmp_path, "foo.csv", 0, 100)
     args = [f"FOO={path}"] if form == "SYMBOL=FILE" else ["--symbol", "FOO", str(path)]
     result = _ingest(namespace, *args)
     assert result.exit_code == 2, result.output
@@ -132,7 +121,7 @@ def test_an_unknown_symbol_is_refused_naming_the_settings_to_define(
 def test_a_log_holding_line_number_sequences_is_refused_not_loaded_twice(
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
 ) -> None:
-    path = _slice(tmp_path, "es.csv", 0, 100)
+    path = sample_slice(tmp_path, "es.csv", 0, 100)
     legacy = next(read_ticks(path))
     old = Tick(Envelope(legacy.event_id, legacy.event_time_ms, "ingest/0.0.0", None, legacy.event_id), "ES", "CME", 2, legacy.price, legacy.size)
     producer = EventProducer(kafka_bootstrap, namespace)
