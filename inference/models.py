@@ -1,4 +1,4 @@
-"""The scorers this build can run, found by the name and version a run manifest records."""
+"""The scorers this build can run, found by the name and version a run manifest or ``ModelActivated`` records."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from inference.baseline import BaselineScorer
+from inference.onnx_scorer import OnnxScorer
+from inference.registry import MODELS_DIR, ModelRegistry, ResolvedModel
 from inference.scorer import Scorer
 
 
@@ -38,23 +40,47 @@ def spec_of(scorer: Scorer) -> ScorerSpec:
     return ScorerSpec(scorer.name, scorer.version, scorer.sha256)
 
 
-def load_scorer(spec: ScorerSpec) -> Scorer:
+def load_scorer(spec: ScorerSpec, registry: ModelRegistry | None = None) -> Scorer:
     """The scorer named by ``spec``; ``ValueError`` for an unknown name, a version we cannot provide or another SHA-256.
 
-    Only the deterministic baseline exists so far; artifact-backed scorers
-    (ONNX Runtime with its execution-provider choice) will register here.
+    The baseline formula is built in; every other model comes from the registry
+    (``models/NAME/VERSION/``, its file checked against its card) and runs on
+    ONNX Runtime over the provider chain the host offers (``OnnxScorer``).
     """
-    if spec.name != BaselineScorer.name:
-        raise ValueError(f"unknown scorer {spec.name!r}; known scorers: [{BaselineScorer.name!r}]")
+    if spec.name == BaselineScorer.name:
+        scorer: Scorer = _baseline(spec)
+        _check_build(spec, scorer.sha256)
+        return scorer
+    model = _registered(spec, registry or ModelRegistry(MODELS_DIR))
+    card = model.card
+    _check_build(spec, card.sha256)  # before opening a session: a refused build costs nothing
+    return OnnxScorer(
+        model.path, name=card.name, version=card.version, sha256=card.sha256, input_name=card.input, output_name=card.output
+    )
+
+
+def _baseline(spec: ScorerSpec) -> BaselineScorer:
     if spec.version != BaselineScorer.version:
         available = BaselineScorer.version
         raise ValueError(f"scorer {spec.name!r} version {spec.version!r} is not available (this build: {available!r})")
-    scorer = BaselineScorer()
-    if spec.sha256 is not None and spec.sha256 != scorer.sha256:
-        raise ValueError(
-            f"scorer {spec} here has SHA-256 {scorer.sha256}, not the {spec.sha256} asked for: another build of that model"
-        )
-    return scorer
+    return BaselineScorer()
+
+
+def _registered(spec: ScorerSpec, registry: ModelRegistry) -> ResolvedModel:
+    try:
+        return registry.resolve(spec.name, spec.version)
+    except LookupError:
+        published = registry.list()
+        if any(card.name == spec.name for card in published):
+            versions = sorted(card.version for card in published if card.name == spec.name)
+            raise ValueError(f"scorer {spec.name!r} version {spec.version!r} is not available (published: {versions})") from None
+        known = [BaselineScorer.name, *sorted({card.name for card in published})]
+        raise ValueError(f"unknown scorer {spec.name!r}; known scorers: {known}") from None
+
+
+def _check_build(spec: ScorerSpec, sha256: str) -> None:
+    if spec.sha256 is not None and spec.sha256 != sha256:
+        raise ValueError(f"scorer {spec} here has SHA-256 {sha256}, not the {spec.sha256} asked for: another build of that model")
 
 
 # How a kernel turns a model named on the log into a scorer: ``load_scorer`` unless the composition root (or a

@@ -16,6 +16,9 @@ import typer
 
 from aitrader.commands.common import console, fail
 from eventlog.ingest import SAMPLE_DAY as SAMPLE
+from inference.models import ScorerSpec
+
+DEMO_MODEL = ScorerSpec("gbm-bars", "1.0.0")
 
 
 def _step(title: str, *args: str) -> None:
@@ -38,8 +41,11 @@ def demo(
     # Ingest writes nothing twice: on a log that has the sample day already, it says so and writes nothing.
     _step("4. ingest the sample ES day (500,000 trades)", "ingest", str(SAMPLE))
     _step(
-        "5. processors: ticks -> signals -> intents -> orders -> fills",
-        *("run", "processors", "--stop-at-end", "--log-level", "warning"),
+        f"5. processors: ticks -> signals -> intents scored by {DEMO_MODEL} -> orders -> fills",
+        # The shipped trained model (models/gbm-bars/1.0.0); on a log whose kernels already run, their
+        # snapshots keep the model they were running (--model only sets where an empty kernel starts).
+        *("run", "processors", "--stop-at-end", "--log-level", "warning", "--model", DEMO_MODEL.name,
+          "--model-version", DEMO_MODEL.version),
     )
     _step("6. database schema", "db", "upgrade")
     _step("7. projections into PostgreSQL", "run", "projector", "--stop-at-end")

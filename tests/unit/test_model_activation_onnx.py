@@ -1,8 +1,8 @@
-"""The shipped trained model (models/gbm-bars/1.0.0) activated on the log, served by ONNX Runtime on this host's CPU.
+"""The shipped trained model (models/gbm-bars/1.0.0) activated on the log, served by ONNX Runtime.
 
-The resolver here opens registry models with ``OnnxScorer`` beside the baseline;
-``inference.models.load_scorer`` gets the same wiring at merge, so this is what
-``aitrader model activate gbm-bars@1.0.0`` will do to a running kernel.
+The kernels use the default resolver, ``inference.models.load_scorer``, which
+opens registry models with ``OnnxScorer``: this is what ``aitrader model
+activate gbm-bars@1.0.0`` does to a running kernel.
 """
 
 from __future__ import annotations
@@ -23,23 +23,13 @@ from contract.events import (
 )
 from contract.serde import EventCodec
 from inference.baseline import BaselineScorer
-from inference.models import ScorerSpec, load_scorer
-from inference.onnx_scorer import OnnxScorer
 from inference.registry import MODELS_DIR, ModelRegistry
-from inference.scorer import Scorer
 from kernel.engine import PRODUCER, TradingKernel
 from kernel.settings import KernelSettings
 
 CODEC = EventCodec()
 SWITCH_AT = 9_000
 TRAINED = ModelRegistry(MODELS_DIR).resolve("gbm-bars", "1.0.0")
-
-
-def resolve(spec: ScorerSpec) -> Scorer:
-    if spec.name == TRAINED.card.name and spec.version == TRAINED.card.version:
-        return OnnxScorer(TRAINED.path, name=spec.name, version=spec.version, sha256=TRAINED.card.sha256,
-                          providers=["CPUExecutionProvider"], native_tensorrt=False)
-    return load_scorer(spec)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,7 @@ def _with_activation(ticks: list[Tick]) -> list[Event]:
 
 def test_the_trained_model_activated_mid_day_scores_from_its_offset_and_survives_a_restore(ticks: list[Tick]) -> None:
     inputs = _with_activation(ticks)
-    kernel = TradingKernel(1, KernelSettings.parse(), BaselineScorer(), resolve=resolve)
+    kernel = TradingKernel(1, KernelSettings.parse(), BaselineScorer())
     switched = _run(kernel, inputs)
     (applied,) = [e for o, e in switched if o == SWITCH_AT]
     assert isinstance(applied, ModelApplied) and applied.refusal is None and applied.sha256 == TRAINED.card.sha256
@@ -75,11 +65,11 @@ def test_the_trained_model_activated_mid_day_scores_from_its_offset_and_survives
     assert after != [(o + 1, e.side, e.quantity, e.score) for o, e in baseline_only if isinstance(e, OrderIntent) and o >= SWITCH_AT]
 
     # A worker restarted with the baseline as its default continues with the trained model, byte for byte.
-    replayed = TradingKernel(1, KernelSettings.parse(), BaselineScorer(), resolve=resolve)
+    replayed = TradingKernel(1, KernelSettings.parse(), BaselineScorer())
     cut = SWITCH_AT + 6_000
     _run(replayed, inputs[:cut])
     state = json.loads(replayed.snapshot(Derivation("inputs", 1, cut - 1, PRODUCER), inputs[cut - 1].event_time_ms, "t").state_json)
-    restored = TradingKernel.from_state(state, BaselineScorer(), resolve=resolve)
-    assert restored.model.spec.name == "gbm-bars" and restored.model.provider == "CPUExecutionProvider"
+    restored = TradingKernel.from_state(state, BaselineScorer())
+    assert restored.model.spec.name == "gbm-bars" and restored.model.provider == kernel.model.provider
     rest = _run(restored, inputs, cut)
     assert [CODEC.encode(e) for _, e in rest] == [CODEC.encode(e) for o, e in switched if o >= cut]

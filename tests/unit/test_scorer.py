@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+import shutil
 from decimal import Decimal
+from pathlib import Path
 
+import numpy as np
+import onnxruntime
 import pytest
 
 from inference.baseline import NAME, BaselineScorer, _parameters_sha256
 from inference.models import ScorerSpec, load_scorer
+from inference.onnx_scorer import OnnxScorer
+from inference.registry import MODELS_DIR, ModelRegistry
 from inference.scorer import (
     FEATURE_NAMES,
     SCORE_QUANTUM,
@@ -159,3 +165,37 @@ def test_registry_loads_the_baseline() -> None:
 def test_registry_refuses_what_it_cannot_provide(spec: ScorerSpec, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         load_scorer(spec)
+
+
+def test_a_published_model_is_served_by_onnx_runtime_as_its_card_says() -> None:
+    published = ModelRegistry(MODELS_DIR).resolve("gbm-bars", "1.0.0")
+    scorer = load_scorer(ScorerSpec("gbm-bars", "1.0.0", published.card.sha256))
+    assert isinstance(scorer, OnnxScorer)
+    assert (scorer.name, scorer.version, scorer.sha256) == ("gbm-bars", "1.0.0", published.card.sha256)
+    # The same bytes opened by hand (ONNX Runtime's own session, no project code) give the same probabilities.
+    session = onnxruntime.InferenceSession(str(published.path), providers=["CPUExecutionProvider"])
+    rows = [{"signal_score": 0.4, "zscore": z, "vwap_distance": 0.5, "ema_spread_sigmas": -0.2, "volume_ratio": 1.3} for z in (-2.0, 0.0, 2.5)]
+    matrix = np.array([feature_vector(r) for r in rows], dtype=np.float32)
+    p_up = session.run(["probabilities"], {"features": matrix})[0][:, 1]
+    assert [scorer.score(r) for r in rows] == [quantize_score(2 * float(p) - 1) for p in p_up]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (ScorerSpec("gbm-bars", "9.9.9"), r"version '9.9.9' is not available \(published: \['1.0.0'\]\)"),
+        (ScorerSpec("gbm-bars", "1.0.0", "0" * 64), "another build of that model"),
+    ],
+)
+def test_a_published_model_is_refused_at_another_version_or_build(spec: ScorerSpec, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_scorer(spec)
+
+
+def test_a_model_whose_file_is_not_its_cards_is_refused(tmp_path: Path) -> None:
+    published = ModelRegistry(MODELS_DIR).resolve("gbm-bars", "1.0.0")
+    copy = tmp_path / "gbm-bars" / "1.0.0"
+    shutil.copytree(published.path.parent, copy)
+    (copy / "model.onnx").write_bytes(published.path.read_bytes() + b"\0")
+    with pytest.raises(ValueError, match="refusing to serve it"):
+        load_scorer(ScorerSpec("gbm-bars", "1.0.0"), ModelRegistry(tmp_path))
