@@ -27,7 +27,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_FORM_BYTES = 4096
 # (path, title, roles that may open it), in the navigation's order.
-PAGES = (("status", "Status", STATUS), ("pnl", "P&L", READ))
+PAGES = (("status", "Status", STATUS), ("pnl", "P&L", READ), ("replays", "Replays", STATUS))
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -118,3 +118,8 @@ def status_page(request: Request) -> Response:
 @router.get("/pnl", response_class=HTMLResponse)
 def pnl_page(request: Request) -> Response:
     return _page(request, "pnl")
+
+
+@router.get("/replays", response_class=HTMLResponse)
+def replays_page(request: Request) -> Response:
+    return _page(request, "replays")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,13 +25,14 @@ import pytest
 from aitrader.stack.browser import CHROMEDRIVER, CHROMIUM, installed
 from api import keys
 from api.app import create_app
+from api.routers.replays import REPORTS_ROOT
 from contract.topics import CATALOG, INPUTS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.producer import EventProducer
 from projections.db import auth_schema, connect
 from projections.projector import Projector
 from tests.integration.conftest import World, bearer, served
-from tests.integration.test_replay import chicago_ms, sample_ticks
+from tests.integration.test_replay import _delete_replays, chicago_ms, sample_ticks
 from tests.scratch import drop_with_companions, fresh_schema
 from tests.workers import WorkerGroup
 
@@ -39,6 +41,7 @@ pytestmark = pytest.mark.infra
 SLICE = ("2013-09-02T15:00", "2013-09-02T19:00")  # the session's open: a few orders and fills
 HOSTILE = '<img src=x id=pwned-img><script>window.pwned = 1</script>'
 WAIT_S = 30.0
+REPLAY_S = 120.0
 
 if not installed():  # `aitrader stack install` installs both; CI runs it, so there a missing browser is a failure
     if os.environ.get("CI"):
@@ -67,6 +70,8 @@ def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Te
         admin.create()
         cleanup.callback(admin.delete, CATALOG)
         cleanup.callback(drop_with_companions, database_url, schema)
+        cleanup.callback(_delete_replays, kafka_bootstrap, space)  # the replays' topics
+        cleanup.callback(shutil.rmtree, REPORTS_ROOT / schema, ignore_errors=True)
         producer = EventProducer(kafka_bootstrap, space)
         for tick in sample_ticks(*(chicago_ms(t) for t in SLICE)):
             producer.send(INPUTS, tick.symbol, tick)
@@ -126,10 +131,10 @@ def _fetch(browser: Any, path: str, body: dict[str, Any], csrf: bool) -> dict[st
     )
 
 
-def _wait(browser: Any, condition: Any) -> Any:
+def _wait(browser: Any, condition: Any, timeout: float = WAIT_S) -> Any:
     """Waits for ``condition``; on a timeout, says what the page's error lines and the browser's console said."""
     try:
-        return WebDriverWait(browser, WAIT_S).until(condition)
+        return WebDriverWait(browser, timeout).until(condition)
     except TimeoutException:
         errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error")]
         raise AssertionError(f"timed out on {browser.current_url}: page errors {errors}; console {browser.get_log('browser')}") from None
@@ -234,6 +239,24 @@ def test_hostile_text_is_shown_as_text_never_run(browser: Any, console: Console)
     browser.find_element(By.ID, "confirm-no").click()
     assert not browser.find_elements(By.ID, "pwned-img")
     assert browser.execute_script("return window.pwned === undefined")
+
+
+def test_a_replay_started_from_the_page_finishes_identical_topic_by_topic(browser: Any, console: Console, shots: Path) -> None:
+    _login(browser, console, console.keys["auditor"])
+    browser.get(f"{console.url}/console/replays")
+    assert not browser.find_elements(By.ID, "replay")  # auditors follow replays; only ops start them
+    _login(browser, console, console.keys["ops"])
+    browser.get(f"{console.url}/console/replays")
+    browser.find_element(By.ID, "replay-day").send_keys("2013-09-03")
+    browser.find_element(By.ID, "replay-symbols").send_keys("ES")
+    browser.find_element(By.ID, "replay-into").send_keys("console")
+    browser.find_element(By.ID, "replay-start").click()
+    (row,) = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#replays tbody tr[data-state='succeeded'], #replays tbody tr[data-state='diverged'], #replays tbody tr[data-state='failed']"), REPLAY_S)
+    assert row.get_attribute("data-verdict") == "identical", browser.find_element(By.ID, "replay-output").text
+    topics = {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in browser.find_elements(By.CSS_SELECTOR, "#digests tbody tr")}
+    assert {"signals", "intents", "orders", "fills", "control"} <= set(topics) and set(topics.values()) == {"identical"}
+    assert browser.find_element(By.ID, "divergence").text == "none"
+    browser.save_screenshot(str(shots / "console-replay.png"))
 
 
 def test_console_pages_carry_a_strict_policy_and_no_inline_script(console: Console) -> None:

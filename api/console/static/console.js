@@ -224,6 +224,77 @@ async function showPnl() {
   }
 }
 
+// --- Replays -------------------------------------------------------------------
+
+let shownReplay = null;
+
+function verdict(job) {
+  if (!job.result) return "";
+  if (!job.result.compared) return "not compared";
+  return job.result.identical ? "identical" : `different (first: ${job.result.first_divergence ? job.result.first_divergence.topic : "?"})`;
+}
+
+function showReplay(job) {
+  shownReplay = job.id;
+  text("detail-title", `Replay ${job.id}: ${job.state}`);
+  const digests = job.result ? job.result.digests : {};
+  const rows = Object.keys(digests).sort().map((topic) => {
+    const { live, replay } = digests[topic];
+    return { topic, live: live ? live.events : "none", replay: replay ? replay.events : "none",
+      same: live && replay && live.sha256 === replay.sha256 ? "identical" : "different" };
+  });
+  const body = fill("digests", rows, ["topic", "live", "replay", "same"]);
+  rows.forEach((r, i) => { Object.assign(body.rows[i].dataset, { topic: r.topic, same: r.same }); });
+  const first = job.result ? job.result.first_divergence : null;
+  text("divergence", first ? JSON.stringify(first, null, 2) : "none");
+  text("replay-output", [job.error, ...(job.output_tail || [])].filter(Boolean).join("\n"));
+  document.getElementById("replay-detail").hidden = false;
+}
+
+async function refreshReplays() {
+  try {
+    const jobs = (await api("/api/replays")).data;
+    text("replays-error", "");
+    const body = fill("replays", jobs, ["id", (j) => j.request.day || JSON.stringify(j.request.from_offsets), "state", "phase",
+      (j) => j.timing.seconds, verdict]);
+    jobs.forEach((job, i) => {
+      Object.assign(body.rows[i].dataset, { replay: job.id, state: job.state, verdict: verdict(job) });
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = job.id;
+      button.addEventListener("click", () => showReplay(job));
+      body.rows[i].cells[0].replaceChildren(button);
+      if (job.id === shownReplay) showReplay(job);
+    });
+  } catch (error) {
+    text("replays-error", String(error.message));
+  }
+}
+
+function wireReplay() {
+  const form = document.getElementById("replay");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value.trim();
+    const body = { day: value("replay-day"), compare: document.getElementById("replay-compare").checked };
+    if (value("replay-symbols")) body.symbols = value("replay-symbols").split(",").map((s) => s.trim());
+    if (value("replay-into")) body.into = value("replay-into");
+    if (value("replay-set")) {
+      body.set = Object.fromEntries(value("replay-set").split(",").map((pair) => pair.split("=").map((s) => s.trim())));
+    }
+    try {
+      const job = await api("/api/replays", body);
+      text("replay-result", `replay ${job.id} ${job.state}`);
+      shownReplay = job.id;
+    } catch (error) {
+      text("replay-result", `refused: ${error.message}`);
+    }
+    refreshReplays();
+  });
+}
+
 const page = document.body.dataset.page;
 if (page === "status") {
   wireControl();
@@ -231,4 +302,8 @@ if (page === "status") {
   setInterval(refreshStatus, 2000);
 } else if (page === "pnl") {
   showPnl();
+} else if (page === "replays") {
+  wireReplay();
+  refreshReplays();
+  setInterval(refreshReplays, 2000);
 }
