@@ -165,9 +165,12 @@ function charts(rows) {
   const width = Math.min(900, document.querySelector("main").clientWidth);
   const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
   const points = { show: true, size: 8 };
-  new uPlot({ width, height: 260, scales: { x: { time: true } },
+  // A day either side: with one trading day, uPlot's own range would span years around a lone point.
+  const scales = { x: { time: true, auto: false, range: [x[0] - 86400, x[x.length - 1] + 86400] } };
+  const tzDate = (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC");  // trading days are dates, not instants
+  new uPlot({ width, height: 260, scales, tzDate,
     series: [{}, { label: "equity", stroke: "#333", points }] }, [x, curve], document.getElementById("equity-chart"));
-  new uPlot({ width, height: 260, scales: { x: { time: true } },
+  new uPlot({ width, height: 260, scales, tzDate,
     series: [{}, ...symbols.map((s, i) => ({ label: s, stroke: palette[i % palette.length], points }))] },
   [x, ...bySymbol], document.getElementById("daily-chart"));
 }
