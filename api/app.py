@@ -18,7 +18,7 @@ from api.metrics import Metrics
 from api.monitor import Tailer
 from api.pagination import Cursors
 from api.revocations import RevocationListener
-from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals
+from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals, trace
 from api.settings import ApiSettings
 from projections.db import auth_schema
 
@@ -67,7 +67,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too
     app.middleware("http")(app.state.metrics.middleware)
     errors.install(app)
-    for module in (health, signals, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):
+    for module in (health, signals, trace, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/console/static", StaticFiles(directory=pages.STATIC), name="console-static")

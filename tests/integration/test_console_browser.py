@@ -176,7 +176,9 @@ def test_an_analyst_sees_the_pnl_chart_drawn_from_exactly_what_api_pnl_says(
     assert fills, "the slice has fills"
     browser.find_element(By.CSS_SELECTOR, "#orders tbody tr button").click()  # the first order's history
     _wait(browser, lambda b: b.find_element(By.ID, "trace").is_displayed())
-    assert browser.find_elements(By.CSS_SELECTOR, "#trace-events tbody tr")
+    roles = [r.get_attribute("data-role") for r in browser.find_elements(By.CSS_SELECTOR, "#trace-events tbody tr")]
+    assert roles[:4] == ["tick", "signal", "intent", "order"] and roles[-1] == "fill", roles  # the first order was filled
+    assert browser.find_element(By.ID, "trace-problems").text == ""
     browser.save_screenshot(str(shots / "console-pnl.png"))
 
 

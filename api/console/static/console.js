@@ -190,9 +190,12 @@ function pager(tableId, buttonId, path, columns, decorate) {
 }
 
 async function trace(orderId) {
-  const order = (await api(`/api/orders/${encodeURIComponent(orderId)}`)).data;
-  text("trace-title", `Order ${order.order_id} (intent ${order.intent_id}): ${order.status}`);
-  fill("trace-events", order.events, ["event_time", "event_type", "event_id", (e) => JSON.stringify(e.payload)]);
+  const found = await api(`/api/orders/${encodeURIComponent(orderId)}/trace`);
+  text("trace-title", `Order ${found.order_id}: its causal chain on the log`);
+  const body = fill("trace-events", found.steps, ["role", (s) => `${s.topic}[${s.partition}]@${s.offset}`, "type",
+    (s) => new Date(s.timestamp_ms).toISOString(), (s) => JSON.stringify(s.event)]);
+  found.steps.forEach((s, i) => { body.rows[i].dataset.role = s.role; });
+  text("trace-problems", found.problems.join("; "));
   document.getElementById("trace").hidden = false;
 }
 
