@@ -25,6 +25,7 @@ import pytest
 from aitrader.stack.browser import CHROMEDRIVER, CHROMIUM, installed
 from api import keys
 from api.app import create_app
+from api.replay_jobs import FINISHED
 from api.routers.replays import REPORTS_ROOT
 from contract.topics import CATALOG, INPUTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -49,7 +50,7 @@ if not installed():  # `aitrader stack install` installs both; CI runs it, so th
     pytest.skip("Chromium or chromedriver is missing: run `aitrader stack install`", allow_module_level=True)
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import TimeoutException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -134,7 +135,8 @@ def _fetch(browser: Any, path: str, body: dict[str, Any], csrf: bool) -> dict[st
 def _wait(browser: Any, condition: Any, timeout: float = WAIT_S) -> Any:
     """Waits for ``condition``; on a timeout, says what the page's error lines and the browser's console said."""
     try:
-        return WebDriverWait(browser, timeout).until(condition)
+        # The pages redraw their tables as they refresh: an element read in between is stale, so look again.
+        return WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException:
         errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error")]
         raise AssertionError(f"timed out on {browser.current_url}: page errors {errors}; console {browser.get_log('browser')}") from None
@@ -226,19 +228,35 @@ def test_ops_halts_es_sees_halted_as_the_kernel_applied_it_and_resumes(browser: 
     applied("ACTIVE")
     assert not browser.find_elements(By.CSS_SELECTOR, "#trading-states tbody tr[data-symbol='ES'][data-state='HALTED']")
 
+    for field, value in (("settings-name", "strategy.threshold"), ("settings-value", "0.5"), ("settings-reason", "calmer")):
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "settings-send").click()
+    assert browser.find_element(By.ID, "confirm-text").text == "Set strategy.threshold = 0.5 for every symbol? Reason: calmer"
+    browser.find_element(By.ID, "confirm-yes").click()
+    _settings_applied(browser, lambda row: row.get_attribute("data-changed") == '{"strategy.threshold":"0.5"}')
+
+
+def _settings_applied(browser: Any, wanted: Any) -> list[Any]:
+    """The rows of the kernels' latest applied settings ``wanted`` accepts, once there is one."""
+    return _wait(browser, lambda b: [r for r in b.find_elements(By.CSS_SELECTOR, "#settings-applied tbody tr") if wanted(r)])
+
 
 def test_hostile_text_is_shown_as_text_never_run(browser: Any, console: Console) -> None:
     # A venue's rejection text comes from outside; one that is markup reaches a read model.
-    console.world.sql("UPDATE orders SET reject_detail = %s WHERE order_id = (SELECT order_id FROM orders ORDER BY order_id LIMIT 1) RETURNING order_id", HOSTILE)
+    first = "(SELECT order_id FROM orders ORDER BY order_id LIMIT 1)"
+    console.world.sql(f"UPDATE orders SET reject_detail = %s WHERE order_id = {first} RETURNING order_id", HOSTILE)
     _login(browser, console, console.keys["analyst"])
     _drawn(browser)
     why = _wait(browser, lambda b: [r for r in b.find_elements(By.CSS_SELECTOR, "#orders tbody tr td:last-child") if r.text])
     assert [cell.text for cell in why] == [HOSTILE]
+    # Ops' reasons go onto the log and come back in the kernel's ConfigApplied: text from the log, shown by the script.
     _login(browser, console, console.keys["ops"])
-    browser.find_element(By.ID, "control-reason").send_keys(HOSTILE)
-    browser.find_element(By.ID, "control-send").click()  # the page's own script shows the reason back
+    for field, value in (("settings-name", "strategy.threshold"), ("settings-value", "0.5"), ("settings-reason", HOSTILE)):
+        browser.find_element(By.ID, field).send_keys(value)
+    browser.find_element(By.ID, "settings-send").click()
     assert browser.find_element(By.ID, "confirm-text").text.endswith(f"Reason: {HOSTILE}")
-    browser.find_element(By.ID, "confirm-no").click()
+    browser.find_element(By.ID, "confirm-yes").click()
+    _settings_applied(browser, lambda row: row.find_elements(By.TAG_NAME, "td")[3].text == HOSTILE)
     assert not browser.find_elements(By.ID, "pwned-img")
     assert browser.execute_script("return window.pwned === undefined")
 
@@ -253,9 +271,11 @@ def test_a_replay_started_from_the_page_finishes_identical_topic_by_topic(browse
     browser.find_element(By.ID, "replay-symbols").send_keys("ES")
     browser.find_element(By.ID, "replay-into").send_keys("console")
     browser.find_element(By.ID, "replay-start").click()
-    (row,) = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#replays tbody tr[data-state='succeeded'], #replays tbody tr[data-state='diverged'], #replays tbody tr[data-state='failed']"), REPLAY_S)
-    assert row.get_attribute("data-verdict") == "identical", browser.find_element(By.ID, "replay-output").text
-    topics = {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in browser.find_elements(By.CSS_SELECTOR, "#digests tbody tr")}
+    ended = ", ".join(f"#replays tbody tr[data-state='{state}']" for state in FINISHED)
+    (verdict,) = _wait(browser, lambda b: [r.get_attribute("data-verdict") for r in b.find_elements(By.CSS_SELECTOR, ended)], REPLAY_S)
+    assert verdict == "identical", browser.find_element(By.ID, "replay-output").text
+    digests = "#digests tbody tr"
+    topics = _wait(browser, lambda b: {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in b.find_elements(By.CSS_SELECTOR, digests)})
     assert {"signals", "intents", "orders", "fills", "control"} <= set(topics) and set(topics.values()) == {"identical"}
     assert browser.find_element(By.ID, "divergence").text == "none"
     browser.save_screenshot(str(shots / "console-replay.png"))

@@ -71,6 +71,10 @@ async function refreshStatus() {
       tr.dataset.state = tr.cells[2].textContent;
     }
     if (!Array.isArray(status.trading_states)) text("status-error", `trading states: ${status.trading_states}`);
+    const changes = Array.isArray(status.settings_applied) ? status.settings_applied : [];
+    const settingsBody = fill("settings-applied", changes, ["partition", (c) => c.symbol || "(every symbol)",
+      (c) => Object.entries(c.changed).map(([k, v]) => `${k}=${v}`).join(", "), "reason", "event_time", "event_id"]);
+    changes.forEach((c, i) => { settingsBody.rows[i].dataset.changed = JSON.stringify(c.changed); });
     const kernel = status.kernel_lag;
     if (typeof kernel === "object" && kernel !== null) {
       text("kernel-group", `consumer group ${kernel.group} on ${kernel.topic}: ${kernel.records} records behind`);
