@@ -1,4 +1,4 @@
-"""What the kernel applied, read from the log for /api/status: trading states and settings per partition, dead letters.
+"""What the kernel applied, read from the log for /api/status: trading states, settings and snapshots per partition.
 
 The trading state shown is the kernel's ``TradingStateApplied`` (the state it
 trades under), never the request ops sent: a request the kernel has not reached
@@ -6,8 +6,9 @@ yet changes nothing. Per symbol, it is the state the symbol trades under (the
 more severe of its own and its partition's, as the kernel decides it), for the
 symbols with a state of their own and the symbol the latest change named (a
 symbol set back to ACTIVE has none of its own any more, yet is worth showing).
-Settings likewise: the latest ``ConfigApplied`` change. The latest event of a
-type per partition is found by reading the control topic backwards from its
+Settings likewise: the latest ``ConfigApplied`` change; and the latest
+``KernelSnapshotTaken`` (where a restart or a replay starts from). The latest
+event of a type per partition is found by reading its topic backwards from the
 end, a window at a time, so the cost does not grow with the topic.
 """
 
@@ -17,10 +18,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from api.serialize import iso_time
-from contract.events import ConfigApplied, Event, TradingState, TradingStateApplied
+from contract.events import ConfigApplied, Event, KernelSnapshotTaken, TradingState, TradingStateApplied
 from contract.records import RawRecord
 from contract.serde import EventCodec
-from contract.topics import CONTROL, DEAD_LETTER, Namespace
+from contract.topics import CONTROL, DEAD_LETTER, SNAPSHOTS, Namespace
 from eventlog.consumer import LogReader, UndecodableRecord, decode
 from kernel.engine import TradingStates
 
@@ -45,10 +46,9 @@ def _latest(reader: LogReader, topic: str, partition: int, low: int, high: int, 
 
 
 def _per_partition(
-    reader: LogReader, namespace: Namespace, kind: type[E], render: Callable[[E], dict[str, Any]]
+    reader: LogReader, topic: str, kind: type[E], render: Callable[[E], dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Per control partition with one, its latest ``kind`` event rendered, by partition."""
-    topic = namespace.topic(CONTROL)
+    """Per partition of ``topic`` with one, its latest ``kind`` event rendered, by partition."""
     rows = []
     for partition, (low, high) in sorted(reader.watermarks(topic).items()):
         found = _latest(reader, topic, partition, low, high, kind)
@@ -73,12 +73,20 @@ def _settings(event: ConfigApplied) -> dict[str, Any]:
     return {"symbol": event.symbol, "changed": dict(sorted(event.changed.items())), "reason": event.reason}
 
 
+def _snapshot(event: KernelSnapshotTaken) -> dict[str, Any]:
+    return {"input_offset": event.input_offset, "reason": event.reason}
+
+
 def trading_states(reader: LogReader, namespace: Namespace) -> list[dict[str, Any]]:
-    return _per_partition(reader, namespace, TradingStateApplied, _trading)
+    return _per_partition(reader, namespace.topic(CONTROL), TradingStateApplied, _trading)
 
 
 def settings_changes(reader: LogReader, namespace: Namespace) -> list[dict[str, Any]]:
-    return _per_partition(reader, namespace, ConfigApplied, _settings)
+    return _per_partition(reader, namespace.topic(CONTROL), ConfigApplied, _settings)
+
+
+def snapshots(reader: LogReader, namespace: Namespace) -> list[dict[str, Any]]:
+    return _per_partition(reader, namespace.topic(SNAPSHOTS), KernelSnapshotTaken, _snapshot)
 
 
 def dead_letters(reader: LogReader, namespace: Namespace) -> int:

@@ -161,12 +161,13 @@ def _model(settings: ApiSettings, reader: LogReader) -> dict[str, Any] | None:
 
 
 def _kernel(settings: ApiSettings, bootstrap: str) -> dict[str, Any]:
-    """The kernel's lag, model in use, applied trading states and settings, dead letters; each says why when the broker cannot tell."""
+    """The kernel's lag, model, applied trading states and settings, last snapshots, dead letters; each says why if unknown."""
     reads: dict[str, Callable[[LogReader], Any]] = {
         "kernel_lag": lambda reader: _kernel_lag(settings, bootstrap, reader),
         "model_in_use": lambda reader: _model(settings, reader),
         "trading_states": lambda reader: applied.trading_states(reader, settings.namespace),
         "settings_applied": lambda reader: applied.settings_changes(reader, settings.namespace),
+        "last_snapshots": lambda reader: applied.snapshots(reader, settings.namespace),
         "dead_letters": lambda reader: applied.dead_letters(reader, settings.namespace),
     }
     found: dict[str, Any] = {}
@@ -180,14 +181,16 @@ def _kernel(settings: ApiSettings, bootstrap: str) -> dict[str, Any]:
 
 
 @router.get(
-    "/api/status", summary="Projection and kernel lag, latest event times, the model in use, trading states as applied, dead letters", dependencies=[Depends(require(*STATUS))]
+    "/api/status",
+    summary="Projection and kernel lag, the model in use, trading states and settings as applied, last snapshots, dead letters",
+    dependencies=[Depends(require(*STATUS))],
 )
 def status(request: Request) -> dict[str, Any]:
     checks, good = _state(request)
     settings: ApiSettings = request.app.state.settings
     unknown = checks["broker"]
     kernel: dict[str, Any] = {"kernel_lag": unknown, "model_in_use": None, "trading_states": unknown, "settings_applied": unknown,
-                              "dead_letters": unknown}
+                              "last_snapshots": unknown, "dead_letters": unknown}
     if checks["broker"] == "ok" and settings.bootstrap is not None:
         kernel = _kernel(settings, settings.bootstrap)
     return {"ready": good, **checks, **kernel}

@@ -33,7 +33,7 @@ from eventlog.producer import EventProducer
 from projections.db import auth_schema, connect
 from projections.projector import Projector
 from tests.integration.conftest import World, bearer, served
-from tests.integration.test_replay import _delete_replays, chicago_ms, sample_ticks
+from tests.integration.test_replay import ES_PARTITION, _delete_replays, chicago_ms, sample_ticks
 from tests.scratch import drop_with_companions, fresh_schema
 from tests.workers import WorkerGroup
 
@@ -142,6 +142,10 @@ def _wait(browser: Any, condition: Any, timeout: float = WAIT_S) -> Any:
         raise AssertionError(f"timed out on {browser.current_url}: page errors {errors}; console {browser.get_log('browser')}") from None
 
 
+def _texts(row: Any) -> list[str]:
+    return [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+
+
 def _drawn(browser: Any) -> None:
     _wait(browser, lambda b: b.find_element(By.ID, "equity-chart").get_attribute("data-drawn"))
 
@@ -223,6 +227,12 @@ def test_ops_halts_es_sees_halted_as_the_kernel_applied_it_and_resumes(browser: 
     send("HALTED")
     (halted,) = applied("HALTED")
     assert browser.find_elements(By.CSS_SELECTOR, "#kernel-lag tbody tr")
+    status = httpx.get(f"{console.url}/api/status", headers=bearer(console.keys["auditor"])).json()
+    (snapshot,) = status["last_snapshots"]  # the slice is all ES: one partition, whose kernel snapshots at the session's start
+    assert snapshot["partition"] == ES_PARTITION
+    shown = _wait(browser, lambda b: [_texts(r) for r in b.find_elements(By.CSS_SELECTOR, "#snapshots tbody tr")])
+    fields = ("partition", "input_offset", "reason", "event_time", "event_id")
+    assert shown == [[str(snapshot[field]) for field in fields]]
     browser.save_screenshot(str(shots / "console-status.png"))
     send("ACTIVE")
     applied("ACTIVE")
@@ -256,7 +266,7 @@ def test_hostile_text_is_shown_as_text_never_run(browser: Any, console: Console)
     browser.find_element(By.ID, "settings-send").click()
     assert browser.find_element(By.ID, "confirm-text").text.endswith(f"Reason: {HOSTILE}")
     browser.find_element(By.ID, "confirm-yes").click()
-    _settings_applied(browser, lambda row: row.find_elements(By.TAG_NAME, "td")[3].text == HOSTILE)
+    _settings_applied(browser, lambda row: _texts(row)[3] == HOSTILE)
     assert not browser.find_elements(By.ID, "pwned-img")
     assert browser.execute_script("return window.pwned === undefined")
 
@@ -274,9 +284,9 @@ def test_a_replay_started_from_the_page_finishes_identical_topic_by_topic(browse
     ended = ", ".join(f"#replays tbody tr[data-state='{state}']" for state in FINISHED)
     (verdict,) = _wait(browser, lambda b: [r.get_attribute("data-verdict") for r in b.find_elements(By.CSS_SELECTOR, ended)], REPLAY_S)
     assert verdict == "identical", browser.find_element(By.ID, "replay-output").text
-    digests = "#digests tbody tr"
-    topics = _wait(browser, lambda b: {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in b.find_elements(By.CSS_SELECTOR, digests)})
-    assert {"signals", "intents", "orders", "fills", "control"} <= set(topics) and set(topics.values()) == {"identical"}
+    rows = "#digests tr[data-topic]"
+    same = _wait(browser, lambda b: {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in b.find_elements(By.CSS_SELECTOR, rows)})
+    assert {"signals", "intents", "orders", "fills", "control"} <= set(same) and set(same.values()) == {"identical"}
     assert browser.find_element(By.ID, "divergence").text == "none"
     browser.save_screenshot(str(shots / "console-replay.png"))
 

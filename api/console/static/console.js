@@ -75,6 +75,8 @@ async function refreshStatus() {
     const settingsBody = fill("settings-applied", changes, ["partition", (c) => c.symbol || "(every symbol)",
       (c) => Object.entries(c.changed).map(([k, v]) => `${k}=${v}`).join(", "), "reason", "event_time", "event_id"]);
     changes.forEach((c, i) => { settingsBody.rows[i].dataset.changed = JSON.stringify(c.changed); });
+    fill("snapshots", Array.isArray(status.last_snapshots) ? status.last_snapshots : [],
+      ["partition", "input_offset", "reason", "event_time", "event_id"]);
     const kernel = status.kernel_lag;
     if (typeof kernel === "object" && kernel !== null) {
       text("kernel-group", `consumer group ${kernel.group} on ${kernel.topic}: ${kernel.records} records behind`);
