@@ -8,7 +8,6 @@ and a revoked key ending its sessions at once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,19 +16,9 @@ from api import keys
 from api.app import create_app
 from api.sessions import COOKIE
 from projections.db import auth_schema, connect
-from tests.integration.conftest import World, role_keys
-from tests.scratch import drop_with_companions, fresh_schema
+from tests.integration.conftest import World
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-def own_keys(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    schema = fresh_schema(database_url, "test")
-    try:
-        yield schema, role_keys(database_url, schema)
-    finally:
-        drop_with_companions(database_url, schema)
 
 
 def _logged_in(api: TestClient, key: str) -> str:
