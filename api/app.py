@@ -6,16 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors, inputs, redact
 from api.auth import Authenticator
 from api.broker import BrokerProbe
+from api.console import headers, pages
+from api.sessions import Sessions
 from api.database import Database
 from api.metrics import Metrics
 from api.monitor import Tailer
 from api.pagination import Cursors
 from api.revocations import RevocationListener
-from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals
+from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals, trace
 from api.settings import ApiSettings
 from projections.db import auth_schema
 
@@ -59,9 +62,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.cursors = Cursors(settings.cursor_key)
     app.state.ready = health.Recent(settings.ready_cache_s)
     app.state.metrics = Metrics()
+    app.state.sessions = Sessions(settings.console_session_s)
+    app.middleware("http")(headers.secure)
     app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too
     app.middleware("http")(app.state.metrics.middleware)
     errors.install(app)
-    for module in (health, signals, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):
+    for module in (health, signals, trace, orders, fills, ledger, bars, events, export, monitor, audit, control, replays):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/console/static", StaticFiles(directory=pages.STATIC), name="console-static")
     return app

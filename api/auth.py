@@ -1,7 +1,9 @@
 """API keys and roles: who may call what, and how often.
 
 Every endpoint except /health, /ready, /metrics and the docs needs a key
-(``Authorization: Bearer <key>`` or ``X-API-Key: <key>``): none or a bad one
+(``Authorization: Bearer <key>`` or ``X-API-Key: <key>``) or a web console
+session (``api.sessions``: its cookie, plus its CSRF token on any
+request that is not a read): none or a bad one
 is 401, a key whose role the endpoint does not admit is 403, a key over its
 rate is 429 with Retry-After.
 
@@ -27,6 +29,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from api import keys
+from api.sessions import COOKIE, CSRF_HEADER, SAFE_METHODS, Sessions, csrf_ok
 from api.database import Database
 from api.errors import ApiError
 from api.keys import Principal
@@ -145,6 +148,11 @@ async def authorize(authenticator: Authenticator, key: str | None, roles: tuple[
         if principal is None:
             authenticator.failures.take(address)
             raise unauthenticated("the API key is not valid")
+    return admit(authenticator, principal, roles)
+
+
+def admit(authenticator: Authenticator, principal: Principal, roles: tuple[str, ...]) -> Principal:
+    """A known principal: within its rate, and of one of ``roles``."""
     wait = authenticator.limiter.take(principal.key_id)
     if wait:
         raise _too_many(wait, "rate_limited", "too many requests for this key")
@@ -163,6 +171,20 @@ def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that admits keys with one of ``roles``."""
 
     async def dependency(request: Request) -> Principal:
-        return await authorize(request.app.state.authenticator, presented_key(request.headers), roles, address(request))
+        key = presented_key(request.headers)
+        if key is None and COOKIE in request.cookies:
+            return admit(request.app.state.authenticator, console_principal(request), roles)
+        return await authorize(request.app.state.authenticator, key, roles, address(request))
 
     return dependency
+
+
+def console_principal(request: Request) -> Principal:
+    """The principal of the request's console session; anything but a read must carry the session's CSRF token."""
+    sessions: Sessions = request.app.state.sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise unauthenticated("the console session has ended: log in again")
+    if request.method not in SAFE_METHODS and not csrf_ok(session, request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, "csrf_failed", "the request does not carry this session's CSRF token")
+    return session.principal

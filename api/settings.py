@@ -36,6 +36,7 @@ class ApiSettings:
     # Signs cursors (HMAC-SHA256). `aitrader run api` reads it from the deployment's configuration; the
     # default, for tests and embedding, is a fresh key per process (cursors then die with the process).
     cursor_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    console_session_s: float = 8 * 3600.0  # a console login lasts a working day, then asks for the key again
     pool_size: int = 8
     pool_overflow: int = 8
     pool_timeout_s: float = 10.0  # waiting longer for a connection is a 503 with Retry-After

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aitrader.stack import apt
 from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, LOCAL_HOST, StackError, StackPaths
 from aitrader.stack.proc import Report, locked, quiet, run
 from eventlog.endpoints import database_from_env, libpq_url
@@ -44,21 +45,7 @@ def install(report: Report = quiet) -> bool:
     """apt-get install postgresql unless the server is there. Returns True if it installed."""
     if server_installed():
         return False
-    if os.geteuid() != 0:
-        raise StackError("PostgreSQL is not installed and we are not root: run `sudo apt-get install -y postgresql`")
-    if not shutil.which("apt-get"):
-        raise StackError("PostgreSQL is not installed and apt-get is missing: install PostgreSQL 15+ by hand")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-q", "postgresql"]
-    report("Installing PostgreSQL with apt-get")
-    try:
-        run(cmd, what="apt-get install postgresql", env=env, timeout=1200)
-    except StackError:
-        # A fresh machine often has no package lists yet.
-        report("Refreshing package lists (apt-get update)")
-        run(["apt-get", "update", "-q"], what="apt-get update", env=env, timeout=600)
-        report("Installing PostgreSQL with apt-get")
-        run(cmd, what="apt-get install postgresql", env=env, timeout=1200)
+    apt.install(["postgresql"], "PostgreSQL", report)
     if not server_installed():
         raise StackError("apt-get installed postgresql but no server binaries were found under /usr/lib/postgresql")
     return True

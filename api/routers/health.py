@@ -15,6 +15,7 @@ from confluent_kafka import KafkaException
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api import applied
 from api.auth import STATUS, require
 from api.broker import BrokerProbe
 from api.database import Database, as_of
@@ -159,31 +160,40 @@ def _model(settings: ApiSettings, reader: LogReader) -> dict[str, Any] | None:
     }
 
 
-def _kernel(settings: ApiSettings, bootstrap: str) -> tuple[dict[str, Any] | str, dict[str, Any] | str | None]:
-    """(kernel lag, model in use); each says why when the broker cannot tell."""
+def _kernel(settings: ApiSettings, bootstrap: str) -> dict[str, Any]:
+    """The kernel's lag, model, applied trading states and settings, last snapshots, dead letters; each says why if unknown."""
+    reads: dict[str, Callable[[LogReader], Any]] = {
+        "kernel_lag": lambda reader: _kernel_lag(settings, bootstrap, reader),
+        "model_in_use": lambda reader: _model(settings, reader),
+        "trading_states": lambda reader: applied.trading_states(reader, settings.namespace),
+        "settings_applied": lambda reader: applied.settings_changes(reader, settings.namespace),
+        "last_snapshots": lambda reader: applied.snapshots(reader, settings.namespace),
+        "dead_letters": lambda reader: applied.dead_letters(reader, settings.namespace),
+    }
+    found: dict[str, Any] = {}
     with LogReader(bootstrap) as reader:
-        try:
-            lag: dict[str, Any] | str = _kernel_lag(settings, bootstrap, reader)
-        except KafkaException as exc:
-            lag = f"unavailable: {exc}"
-        try:
-            model: dict[str, Any] | str | None = _model(settings, reader)
-        except KafkaException as exc:
-            model = f"unavailable: {exc}"
-    return lag, model
+        for name, read in reads.items():
+            try:
+                found[name] = read(reader)
+            except KafkaException as exc:
+                found[name] = f"unavailable: {exc}"
+    return found
 
 
 @router.get(
-    "/api/status", summary="Projection and kernel lag, latest event times, the model in use", dependencies=[Depends(require(*STATUS))]
+    "/api/status",
+    summary="Projection and kernel lag, the model in use, trading states and settings as applied, last snapshots, dead letters",
+    dependencies=[Depends(require(*STATUS))],
 )
 def status(request: Request) -> dict[str, Any]:
     checks, good = _state(request)
     settings: ApiSettings = request.app.state.settings
-    kernel: dict[str, Any] | str = checks["broker"]
-    model: dict[str, Any] | str | None = None
+    unknown = checks["broker"]
+    kernel: dict[str, Any] = {"kernel_lag": unknown, "model_in_use": None, "trading_states": unknown, "settings_applied": unknown,
+                              "last_snapshots": unknown, "dead_letters": unknown}
     if checks["broker"] == "ok" and settings.bootstrap is not None:
-        kernel, model = _kernel(settings, settings.bootstrap)
-    return {"ready": good, **checks, "kernel_lag": kernel, "model_in_use": model}
+        kernel = _kernel(settings, settings.bootstrap)
+    return {"ready": good, **checks, **kernel}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)

@@ -75,6 +75,16 @@ def world(kafka_bootstrap: str, database_url: str) -> Iterator[World]:
         drop_with_companions(database_url, schema)
 
 
+@pytest.fixture
+def own_keys(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A fresh schema with a key per role, for tests that revoke keys (the world's must stay valid)."""
+    schema = fresh_schema(database_url, "test")
+    try:
+        yield schema, role_keys(database_url, schema)
+    finally:
+        drop_with_companions(database_url, schema)
+
+
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

@@ -283,15 +283,6 @@ def _revoke_in_another_process(database_url: str, schema: str, key: str) -> None
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture
-def own_keys(database_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    schema = fresh_schema(database_url, "test")
-    try:
-        yield schema, role_keys(database_url, schema)
-    finally:
-        drop_with_companions(database_url, schema)
-
-
 def test_a_key_revoked_by_another_process_is_refused_at_once(world: World, own_keys: tuple[str, dict[str, str]]) -> None:
     schema, made = own_keys
     with TestClient(create_app(world.settings(schema=schema, bootstrap=None))) as api:

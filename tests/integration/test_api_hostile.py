@@ -31,6 +31,7 @@ ACCESS: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/signals"): frozenset({"analyst", "auditor"}),
     ("GET", "/api/orders"): frozenset({"analyst", "auditor"}),
     ("GET", "/api/orders/{order_id}"): frozenset({"analyst", "auditor"}),
+    ("GET", "/api/orders/{order_id}/trace"): frozenset({"analyst", "auditor"}),
     ("GET", "/api/fills"): frozenset({"analyst", "auditor"}),
     ("GET", "/api/positions"): frozenset({"analyst", "auditor"}),
     ("GET", "/api/pnl"): frozenset({"analyst", "auditor"}),
@@ -82,6 +83,7 @@ def paths(world: World) -> dict[str, str]:
     (event_id,) = world.sql("SELECT event_id::text FROM event_index LIMIT 1")[0]
     return {
         "/api/orders/{order_id}": f"/api/orders/{order_id}",
+        "/api/orders/{order_id}/trace": f"/api/orders/{order_id}/trace",
         "/api/events/{event_id}": f"/api/events/{event_id}",
         "/api/export/{model}": "/api/export/fills",
         "/api/replays/{replay_id}": f"/api/replays/{ANY_ID}",
