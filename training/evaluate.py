@@ -14,18 +14,14 @@ from decimal import Decimal
 import numpy as np
 
 from inference.baseline import BaselineScorer
+from inference.onnx_session import CPU, open_session
 from inference.scorer import FEATURE_NAMES, quantize_score
 from training.fit import INPUT_NAME, OUTPUT_NAME, feature_matrix
 
 
 def cpu_session(model: bytes):
     """The one ONNX Runtime session training opens: CPU only, one thread each way, so figures reproduce."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return open_session(model, [CPU]).session
 
 
 def up_probabilities(model: bytes, rows: Sequence[Sequence[float]]) -> np.ndarray:

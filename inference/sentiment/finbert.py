@@ -31,6 +31,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from inference.onnx_session import CPU, open_session
 from inference.scorer import quantize_score
 
 MODEL_FILE = "model.onnx"
@@ -78,16 +79,8 @@ def model_sha256(directory: Path, card: SentimentCard) -> str:
 
 
 def cpu_session(model_path: Path) -> ort.InferenceSession:
-    """The one ONNX Runtime session this module opens: CPU provider, one thread each way, so runs repeat exactly.
-
-    To be replaced by ``inference/onnx_session.py``'s provider chain once that
-    module is on main.
-    """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # warnings about unused initializers are noise here
-    return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+    """The one ONNX Runtime session this module opens: CPU provider, one thread each way, so runs repeat exactly."""
+    return open_session(model_path.read_bytes(), [CPU]).session
 
 
 class FinbertScorer:
