@@ -20,6 +20,7 @@ from api.pagination import Cursors
 from api.revocations import RevocationListener
 from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals, trace
 from api.settings import ApiSettings
+from contract import __version__
 from projections.db import auth_schema
 
 DESCRIPTION = """Read models of AITrader, projected exactly once from the event log.
@@ -57,7 +58,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 app.state.broker.close()
             database.dispose()
 
-    app = FastAPI(title="AITrader read models", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="AITrader read models", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.cursors = Cursors(settings.cursor_key)
     app.state.ready = health.Recent(settings.ready_cache_s)

@@ -9,4 +9,4 @@ one decimal step, ``digest`` and ``jsonview`` the byte-exact and readable views
 of a topic. ``__version__`` is the code version every envelope names.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

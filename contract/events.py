@@ -51,7 +51,7 @@ class TradingState(str, enum.Enum):
 class Envelope:
     """What every event carries besides its payload.
 
-    ``producer`` names the logical stage and code version (``kernel/0.1.0``),
+    ``producer`` names the logical stage and code version (``kernel/0.2.0``),
     never a host or process, so live and replay produce the same bytes.
     ``causation_id`` is the event that directly caused this one (None for
     external inputs); ``correlation_id`` ties a whole chain together.

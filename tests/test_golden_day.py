@@ -33,8 +33,10 @@ GOLDEN_COUNTS = {
 }
 # SHA-256 over the encoded signals, intents, order events and fills, in derivation order (the kernel's
 # trading decisions; unchanged since the first kernel, through the multi-symbol work, until OrderIntent schema v2
-# added model_sha256: the intents' other fields are the same as before).
-GOLDEN_DIGEST = "bf750c7e0c71e6a2de120675f6c851b6a3ca01814af9e82dd71e87d93607ebef"
+# added model_sha256: the intents' other fields are the same as before). Code version 0.2.0 changed every
+# envelope's producer label (kernel/0.1.0 -> kernel/0.2.0) and nothing else: relabelled back, the bytes give
+# the 0.1.0 digest bf750c7e….
+GOLDEN_DIGEST = "aa5b0332f0f92ad5dfea2f70015295ff314919f7bef99ec0d5509823a2b9694f"
 
 
 def _kernel() -> TradingKernel:
@@ -86,7 +88,7 @@ REFUSING_COUNTS = {
     "KernelSnapshotTaken": 6,
 }
 REFUSING_REASONS = {"MAX_POSITION": 67, "MAX_DAILY_LOSS": 7}
-REFUSING_DIGEST = "705dbf84e42ec586e47910167d84fa8aec766c31b69cf8adece50f92474ce375"
+REFUSING_DIGEST = "85dc71aa0140f8200471cd7dd82ccbe703facc8633587f3f9dac3da405e7b8a4"
 
 
 def test_counts_and_digest_of_a_day_with_risk_refusals_are_pinned(day: tuple[list[Tick], list[Event]]) -> None:

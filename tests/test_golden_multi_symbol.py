@@ -42,17 +42,17 @@ GOLDEN = {
     0: (  # SYN_YM: halted before its first tick, resumed; then the partition-wide halt and resume
         {"ConfigApplied": 1, "TradingStateApplied": 4, "KernelSnapshotTaken": 2, "Signal": 143, "OrderIntent": 7,
          "OrderInitialized": 7, "OrderAccepted": 7, "OrderFilled": 4, "OrderCanceled": 2},
-        "cce8dec8546602f7b26ea39a3ddb31e6c52cc2f7f6e23bb0edcb909c7fa8fc6b",
+        "e6ba558910a895378cab3bda0e8f5997c9a3254f87cabd15c18aaad45d1ebe01",
     ),
     1: (  # ES, SYN_NQ (REDUCING from the evening before) and SYN_SP500_ETF (NYSE, its first day 09-03)
         {"ConfigApplied": 1, "KernelSnapshotTaken": 4, "Signal": 343, "OrderIntent": 20, "OrderInitialized": 20,
          "OrderAccepted": 20, "OrderFilled": 11, "TradingStateApplied": 4, "OrderCanceled": 6},
-        "5821e9ba50616ecdc2be2a7415e313944c8278150281eca22a19e9727915f65b",
+        "b00c70576fc18d006960f008284893f883bc7c97d498496c8fb3053027097345",
     ),
     2: (  # SYN_ZN
         {"ConfigApplied": 1, "KernelSnapshotTaken": 2, "Signal": 137, "OrderIntent": 8, "OrderInitialized": 8,
          "OrderAccepted": 8, "OrderFilled": 4, "TradingStateApplied": 2, "OrderCanceled": 2},
-        "ca44932bb16677ccb21adfd4c6223b310d0941fe1090557e36707d958960352c",
+        "25e85e2eb950695efa15be1478d4308a3f48778543e4f279ad546e64bf06fd0a",
     ),
 }
 MULTIPLIERS = {d.symbol: d.multiplier for d in DEFAULT_SYMBOLS}
