@@ -23,6 +23,7 @@ import yaml
 
 from aitrader.acl_rpk import script
 from aitrader.cli import app
+from aitrader.stack import promtool
 from tests.deploy_metrics import (
     DASHBOARD,
     DEPLOY,
@@ -189,6 +190,13 @@ def _hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
 def _promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     promtool = _tool("promtool", "`aitrader stack install` installs it from Debian's prometheus package")
     return subprocess.run([promtool, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_the_stack_install_step_leaves_an_installed_promtool_alone() -> None:
+    _tool("promtool", "`aitrader stack install` installs it")
+    said: list[str] = []
+    assert promtool.install(said.append) is False
+    assert said == [] and promtool.path() == shutil.which("promtool")
 
 
 def test_promtool_accepts_the_alert_rules() -> None:
