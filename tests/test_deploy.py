@@ -116,7 +116,7 @@ def test_every_file_a_service_mounts_is_in_the_repository(name: str) -> None:
 CLI = typer.main.get_command(app)
 # Options another branch adds to the processes (metrics contract: `--metrics-port`); until it lands, a service
 # using one is an expected failure, and the test passes by itself once the option exists.
-PENDING_OPTIONS = {"--metrics-port"}
+PENDING_OPTIONS = {"--metrics-port", "--broker-data-dir"}
 
 
 def _leaf(args: list[str]) -> tuple[Any, list[str], list[str]]:
@@ -252,7 +252,7 @@ def test_prometheus_scrapes_each_process_on_the_port_compose_gives_it() -> None:
             if option in command:
                 expected.add(f"{name}:{command[command.index(option) + 1]}")
     assert targets == expected
-    assert {"processors", "projector", "api"} <= {t.split(":")[0] for t in targets}
+    assert {"processors", "projector", "monitor", "api"} <= {t.split(":")[0] for t in targets}
 
 
 def test_the_grafana_datasource_is_the_one_the_dashboard_names() -> None:
