@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aitrader.stack import browser, kafka, postgres
+from aitrader.stack import browser, kafka, postgres, promtool
 from aitrader.stack.paths import StackError, StackPaths
 from eventlog.endpoints import database_from_env, kafka_from_env, redacted
 
@@ -50,7 +50,7 @@ def _step(title: str, action: Callable[[Callable[[str], None]], T]) -> T:
 
 @stack_app.command()
 def install() -> None:
-    """Fetch the Kafka jars (Maven) and install PostgreSQL and Chromium (apt) unless already there."""
+    """Fetch the Kafka jars (Maven) and install PostgreSQL, Chromium and promtool (apt) unless already there."""
     paths = StackPaths.current()
     with _fail_clearly():
         did = _step("Kafka jars", lambda r: kafka.install(paths, r))
@@ -60,6 +60,8 @@ def install() -> None:
         console.print(f"  {'installed' if did else 'already installed'} (versions: {versions})")
         did = _step("Chromium and chromedriver (the console's browser tests)", browser.install)
         console.print(f"  {'installed' if did else 'already installed'}: {browser.CHROMIUM}, {browser.CHROMEDRIVER}")
+        did = _step("promtool (checks the alert rules and the scrape config)", promtool.install)
+        console.print(f"  {'installed' if did else 'already installed'}: {promtool.path()}")
 
 
 @stack_app.command()
