@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 
 from aitrader.stack.paths import StackError
 from aitrader.stack.proc import Report, run
@@ -26,3 +27,16 @@ def install(packages: list[str], what: str, report: Report) -> None:
         run(["apt-get", "update", "-q"], what="apt-get update", env=env, timeout=600)
         report(f"Installing {what} with apt-get")
         run(cmd, what=f"apt-get install {' '.join(packages)}", env=env, timeout=1200)
+
+
+def ensure(packages: list[str], what: str, installed: Callable[[], bool], missing: str, report: Report) -> bool:
+    """Installs ``packages`` unless ``installed()`` already holds; True if it installed.
+
+    ``missing`` says what is still absent when apt-get succeeded but ``installed()`` does not hold.
+    """
+    if installed():
+        return False
+    install(packages, what, report)
+    if not installed():
+        raise StackError(f"apt-get installed {' '.join(packages)} but {missing}")
+    return True

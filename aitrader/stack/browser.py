@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from aitrader.stack import apt
-from aitrader.stack.paths import StackError
 from aitrader.stack.proc import Report, quiet
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,9 +21,4 @@ def installed() -> bool:
 
 def install(report: Report = quiet) -> bool:
     """apt-get install chromium chromium-driver unless both are there. Returns True if it installed."""
-    if installed():
-        return False
-    apt.install(["chromium", "chromium-driver"], "Chromium", report)
-    if not installed():
-        raise StackError(f"apt-get installed chromium but {CHROMIUM} or {CHROMEDRIVER} is missing")
-    return True
+    return apt.ensure(["chromium", "chromium-driver"], "Chromium", installed, f"{CHROMIUM} or {CHROMEDRIVER} is missing", report)

@@ -43,12 +43,7 @@ def server_installed() -> bool:
 
 def install(report: Report = quiet) -> bool:
     """apt-get install postgresql unless the server is there. Returns True if it installed."""
-    if server_installed():
-        return False
-    apt.install(["postgresql"], "PostgreSQL", report)
-    if not server_installed():
-        raise StackError("apt-get installed postgresql but no server binaries were found under /usr/lib/postgresql")
-    return True
+    return apt.ensure(["postgresql"], "PostgreSQL", server_installed, "no server binaries were found under /usr/lib/postgresql", report)
 
 
 # ---------------------------------------------------------------- cluster

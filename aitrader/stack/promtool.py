@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 
 from aitrader.stack import apt
-from aitrader.stack.paths import StackError
 from aitrader.stack.proc import Report, quiet
 
 
@@ -19,9 +18,4 @@ def path() -> str | None:
 
 def install(report: Report = quiet) -> bool:
     """apt-get install prometheus unless promtool is on PATH. Returns True if it installed."""
-    if path():
-        return False
-    apt.install(["prometheus"], "Prometheus (promtool)", report)
-    if not path():
-        raise StackError("apt-get installed prometheus but promtool is not on PATH")
-    return True
+    return apt.ensure(["prometheus"], "Prometheus (promtool)", lambda: path() is not None, "promtool is not on PATH", report)
