@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import os
 import platform
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from contract.events import Tick
 from contract.topics import CATALOG, Namespace
 from eventlog.admin import TopicAdmin
-from eventlog.ingest import read_ticks
+from eventlog.ingest import SAMPLE_DAY, read_ticks
 
 
-def sample_ticks(limit: int | None = None) -> list[Tick]:
-    return list(itertools.islice(read_ticks(), limit))
+def sample_ticks(limit: int | None = None, step: int = 1) -> list[Tick]:
+    """The sample file's ticks: every ``step``-th, the first ``limit`` of those."""
+    return list(itertools.islice(itertools.islice(read_ticks(), None, None, step), limit))
+
+
+def sample_file(directory: Path, limit: int | None) -> Path:
+    """The sample file, or a copy of its first ``limit`` rows in ``directory`` (quick runs)."""
+    if limit is None:
+        return SAMPLE_DAY
+    sliced = directory / f"first-{limit}-{SAMPLE_DAY.name}"
+    with gzip.open(SAMPLE_DAY, "rt") as lines, gzip.open(sliced, "wt") as out:
+        out.writelines(itertools.islice(lines, limit + 1))  # the header and ``limit`` rows
+    return sliced
 
 
 def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:
@@ -49,9 +63,24 @@ def scratch_namespace(bootstrap: str) -> Iterator[Namespace]:
         admin.delete(CATALOG)
 
 
+def say(text: str) -> None:
+    """Progress, on stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def figure(what: str, value: float, unit: str) -> dict[str, object]:
     """One reported figure (a row of a benchmark's table in `aitrader bench --report`)."""
     return {"what": what, "value": value, "unit": unit}
+
+
+def figures_table(figures: list[dict[str, object]]) -> list[str]:
+    """A result's figures as the lines of a Markdown table."""
+    lines = ["| what | figure |", "|---|---|"]
+    for row in figures:
+        value, unit = row["value"], row["unit"]
+        shown = f"{value:.2f}x" if unit == "x" else f"{value:,.3f} {unit}" if unit == "ms" else f"{value:,.0f} {unit}"
+        lines.append(f"| {row['what']} | {shown} |")
+    return lines
 
 
 def machine() -> dict[str, object]:

@@ -43,10 +43,12 @@ from pathlib import Path
 from aitrader.stack.endpoints import endpoints
 from bench.common import (
     figure,
+    figures_table,
     machine,
     machine_line,
     rate,
     sample_ticks,
+    say,
     scratch_namespace,
     scratch_prefix,
 )
@@ -70,10 +72,6 @@ NAUTILUS = "nautilus_trader==1.221.0"
 VENV = Path(os.environ.get("AITRADER_NAUTILUS_VENV", Path.home() / ".aitrader" / "bench" / "nautilus-venv"))
 SIDE = Path(__file__).resolve().with_name("nautilus_side.py")
 DEFAULT_DAY = "2013-09-03"
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def nautilus_python(where: Path = VENV) -> Path:
@@ -211,13 +209,7 @@ def table(result: dict) -> str:
         f"{result['ticks']:,} ES ticks ({'whole file' if result['day'] == 'all' else 'trading day ' + result['day']}), "
         f"median of {result['rounds']} rounds, A B A B",
         "",
-        "| what | figure |",
-        "|---|---|",
-    ]
-    for row in result["figures"]:
-        shown = f"{row['value']:.2f}x" if row["unit"] == "x" else f"{row['value']:,.0f} {row['unit']}"
-        lines.append(f"| {row['what']} | {shown} |")
-    lines += [
+        *figures_table(result["figures"]),
         "",
         f"Machine: {machine_line(info)}; aitrader {info['aitrader']}, NautilusTrader {info['nautilus_trader']}.",
     ]
