@@ -138,6 +138,7 @@ class NautilusSide:
 def measure(day: str = DEFAULT_DAY, limit: int | None = None, rounds: int = 3, progress: Callable[[str], None] = say) -> dict:
     """Both ratios, A B A B over ``rounds`` rounds; a result dict (figures, per-round rates, machine)."""
     python = nautilus_python()
+    info = machine()  # the load as the run starts
     progress(f"reading the ticks of {day}")
     ticks = chosen_ticks(day, limit)
     n = len(ticks)
@@ -185,7 +186,8 @@ def measure(day: str = DEFAULT_DAY, limit: int | None = None, rounds: int = 3, p
     storage_ratio = medians["ours_storage"] / medians["nautilus_storage"]
     return {
         "bench": "vs_nautilus",
-        "machine": {**machine(), "aitrader": __version__, "nautilus_trader": side.ready["version"]},
+        "machine": {**info, "load_average_1m_end": machine()["load_average_1m"], "aitrader": __version__,
+                    "nautilus_trader": side.ready["version"]},
         "day": day,
         "ticks": n,
         "rounds": rounds,
@@ -211,7 +213,8 @@ def table(result: dict) -> str:
         "",
         *figures_table(result["figures"]),
         "",
-        f"Machine: {machine_line(info)}; aitrader {info['aitrader']}, NautilusTrader {info['nautilus_trader']}.",
+        f"Machine: {machine_line(info)} at the start, {info['load_average_1m_end']} at the end; "
+        f"aitrader {info['aitrader']}, NautilusTrader {info['nautilus_trader']}.",
     ]
     return "\n".join(lines)
 
