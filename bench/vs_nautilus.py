@@ -227,7 +227,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args()
     if args.day != "all":
-        date.fromisoformat(args.day)  # a bad day fails here, before anything is built
+        try:
+            date.fromisoformat(args.day)  # a bad day fails here, before anything is built
+        except ValueError:
+            parser.error(f"--day {args.day!r} is neither a date (2013-09-03) nor 'all'")
+    if args.rounds < 1 or (args.ticks is not None and args.ticks < 1):
+        parser.error("--rounds and --ticks must be at least 1")
     result = measure(args.day, args.ticks, args.rounds)
     print(table(result))
     if args.json:
