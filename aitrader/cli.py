@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from aitrader.commands.audit import audit_app, notary
+from aitrader.commands.bench import bench
 from aitrader.commands.control import control_app
 from aitrader.commands.data import data_app
 from aitrader.commands.demo import demo
@@ -50,3 +51,4 @@ run_app.command("api")(api)
 run_app.command("notary")(notary)
 run_app.command("monitor")(monitor)
 app.command("demo")(demo)
+app.command("bench")(bench)

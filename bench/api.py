@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aitrader.stack.endpoints import endpoints  # noqa: E402
 from api import keys  # noqa: E402
 from api.serialize import iso_time  # noqa: E402
+from bench.common import figure  # noqa: E402
 from projections.db import auth_schema, connect  # noqa: E402
 from tests.scratch import drop_with_companions, fresh_schema  # noqa: E402
 
@@ -69,13 +70,15 @@ def timed(client: httpx.Client, path: str, params: dict[str, object], samples: l
     return response.json()
 
 
-def report(name: str, samples: list[float], rows: int) -> None:
+def report(name: str, samples: list[float], rows: int) -> list[dict[str, object]]:
+    """Prints one kind of query's latencies; returns them as figures."""
     ms = sorted(s * 1000 for s in samples)
-    p95 = ms[max(0, int(len(ms) * 0.95) - 1)]
+    p50, p95 = statistics.median(ms), ms[max(0, int(len(ms) * 0.95) - 1)]
     print(
-        f"{name:<28} n={len(ms):>5}  p50={statistics.median(ms):7.2f} ms  p95={p95:7.2f} ms  "
+        f"{name:<28} n={len(ms):>5}  p50={p50:7.2f} ms  p95={p95:7.2f} ms  "
         f"max={ms[-1]:7.2f} ms  rows/s={rows / sum(samples):>10,.0f}"
     )
+    return [figure(f"{name}: p50", p50, "ms"), figure(f"{name}: p95", p95, "ms"), figure(f"{name}: rows", rows / sum(samples), "rows/s")]
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float = 30) -> None:
@@ -90,6 +93,65 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 30) -> None:
     raise SystemExit("the API did not come up")
 
 
+def measure(
+    rows: int = 1_000_000, pages: int = 0, limit: int = 500, filtered: int = 300, port: int | None = None, keep: bool = False
+) -> dict:
+    """Prints the figures and returns them."""
+    port = port or 18000 + secrets.randbelow(1000)
+    figures: list[dict[str, object]] = []
+    bootstrap, url = endpoints()
+    server = None
+    schema = fresh_schema(url, "bench")
+    try:
+        print(f"copied {rows:,} bars in {fill_bars(url, schema, rows):.1f}s into {schema}")
+        with connect(url, auth_schema(schema)) as conn:
+            key = keys.create(conn, "bench", "analyst")[1]
+        code = "import typer; from aitrader.commands.projections import api; typer.run(api)"
+        server = subprocess.Popen(
+            [sys.executable, "-c", code, "--schema", schema, "--port", str(port), "--rate-limit", "1000000"],
+            cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            wait_until(lambda: client.get("/health").status_code == 200)
+            walk: list[float] = []
+            cursors: list[str] = []
+            cursor, walked = None, 0
+            while True:
+                body = timed(client, "/api/bars", {"limit": limit, **({"cursor": cursor} if cursor else {})}, walk)
+                walked += len(body["data"])
+                cursor = body["next_cursor"]
+                if cursor:
+                    cursors.append(cursor)
+                if cursor is None or (pages and len(walk) >= pages):
+                    break
+            figures += report(f"walk (limit {limit})", walk, walked)
+
+            rng = random.Random(7)  # a benchmark's own sample of windows, nothing derived from it
+            per_symbol = rows // len(SYMBOLS)
+            picked: list[float] = []
+            picked_rows = 0
+            for _ in range(filtered):
+                start = START_MS + rng.randrange(per_symbol) * MINUTE_MS
+                query = {"symbol": rng.choice(SYMBOLS), "from": iso_time(start), "to": iso_time(start + 2 * 86_400_000), "limit": 100}
+                picked_rows += len(timed(client, "/api/bars", query, picked)["data"])
+            figures += report("filtered (symbol, 2 days)", picked, picked_rows)
+
+            deep: list[float] = []
+            deep_rows = 0
+            for cursor in rng.sample(cursors, min(len(cursors), 200)):
+                deep_rows += len(timed(client, "/api/bars", {"limit": limit, "cursor": cursor}, deep)["data"])
+            figures += report("resume at a deep cursor", deep, deep_rows)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        if not keep:
+            drop_with_companions(url, schema)
+    return {"bench": "api", "rows": rows, "figures": figures}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -99,56 +161,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18000 + secrets.randbelow(1000))
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    bootstrap, url = endpoints()
-    server = None
-    schema = fresh_schema(url, "bench")
-    try:
-        print(f"copied {args.rows:,} bars in {fill_bars(url, schema, args.rows):.1f}s into {schema}")
-        with connect(url, auth_schema(schema)) as conn:
-            key = keys.create(conn, "bench", "analyst")[1]
-        code = "import typer; from aitrader.commands.projections import api; typer.run(api)"
-        server = subprocess.Popen(
-            [sys.executable, "-c", code, "--schema", schema, "--port", str(args.port), "--rate-limit", "1000000"],
-            cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{args.port}"
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            wait_until(lambda: client.get("/health").status_code == 200)
-            walk: list[float] = []
-            cursors: list[str] = []
-            cursor, rows = None, 0
-            while True:
-                body = timed(client, "/api/bars", {"limit": args.limit, **({"cursor": cursor} if cursor else {})}, walk)
-                rows += len(body["data"])
-                cursor = body["next_cursor"]
-                if cursor:
-                    cursors.append(cursor)
-                if cursor is None or (args.pages and len(walk) >= args.pages):
-                    break
-            report(f"walk (limit {args.limit})", walk, rows)
-
-            rng = random.Random(7)  # a benchmark's own sample of windows, nothing derived from it
-            per_symbol = args.rows // len(SYMBOLS)
-            filtered: list[float] = []
-            filtered_rows = 0
-            for _ in range(args.filtered):
-                start = START_MS + rng.randrange(per_symbol) * MINUTE_MS
-                query = {"symbol": rng.choice(SYMBOLS), "from": iso_time(start), "to": iso_time(start + 2 * 86_400_000), "limit": 100}
-                filtered_rows += len(timed(client, "/api/bars", query, filtered)["data"])
-            report("filtered (symbol, 2 days)", filtered, filtered_rows)
-
-            deep: list[float] = []
-            deep_rows = 0
-            for cursor in rng.sample(cursors, min(len(cursors), 200)):
-                deep_rows += len(timed(client, "/api/bars", {"limit": args.limit, "cursor": cursor}, deep)["data"])
-            report("resume at a deep cursor", deep, deep_rows)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        if not args.keep:
-            drop_with_companions(url, schema)
+    measure(args.rows, args.pages, args.limit, args.filtered, args.port, args.keep)
 
 
 if __name__ == "__main__":

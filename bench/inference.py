@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bench.common import rate, sample_ticks
+from bench.common import figure, rate, sample_ticks
 from bench.pipeline import pure_kernel
 from inference.baseline import BaselineScorer
 from inference.onnx_scorer import OnnxScorer
@@ -141,14 +141,18 @@ def latencies(score_batch: Callable[[Sequence[Mapping[str, float]]], list[Decima
 
 
 def latency_table(label: str, score_batch: Callable[[Sequence[Mapping[str, float]]], list[Decimal]],
-                  rows: Sequence[Mapping[str, float]], calls: int) -> None:
+                  rows: Sequence[Mapping[str, float]], calls: int) -> list[dict[str, object]]:
+    figures = []
     for batch in BATCHES:
         _progress(f"  {label}: batch {batch}")
         times = latencies(score_batch, rows, batch, max(20, calls // max(1, batch // 16)))
         cuts = statistics.quantiles(times, n=100)
         p50, p99 = cuts[49] * 1e3, cuts[98] * 1e3
-        print(f"  {label:<28} {batch:>5} {p50:>10.3f} {p99:>10.3f} {batch * len(times) / sum(times):>12,.0f} "
-              f"{batch / (p50 / 1e3):>12,.0f}")
+        per_s = batch * len(times) / sum(times)
+        print(f"  {label:<28} {batch:>5} {p50:>10.3f} {p99:>10.3f} {per_s:>12,.0f} {batch / (p50 / 1e3):>12,.0f}")
+        figures += [figure(f"{label}, batch {batch}: p50", p50, "ms"), figure(f"{label}, batch {batch}: p99", p99, "ms"),
+                    figure(f"{label}, batch {batch}: throughput", per_s, "rows/s")]
+    return figures
 
 
 def agreement(label: str, scores: list[Decimal], reference: list[Decimal]) -> None:
@@ -158,9 +162,10 @@ def agreement(label: str, scores: list[Decimal], reference: list[Decimal]) -> No
           f"max difference {worst:.0f} quanta")
 
 
-def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: int) -> None:
+def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: int) -> list[dict[str, object]]:
     print(f"\nmodel {model.label} ({model.path.name}, sha256 {model.sha256[:16]})")
     print(HEADER)
+    figures: list[dict[str, object]] = []
     reference: list[Decimal] | None = None
     compared: list[tuple[str, list[Decimal]]] = []
     for label, options, wanted in PATHS:
@@ -170,7 +175,8 @@ def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: in
             print(f"  {label:<28} not available: {why}")
             continue
         if label in _LATENCY_PATHS:
-            latency_table(label, scorer.score_batch, rows, calls)
+            table = latency_table(label, scorer.score_batch, rows, calls)
+            figures += [{**row, "what": f"{model.label}, {row['what']}"} for row in table]
         scores = scorer.score_batch(rows)
         if reference is None:
             reference = scores
@@ -180,9 +186,10 @@ def bench_model(model: ModelFile, rows: Sequence[Mapping[str, float]], calls: in
         print(f"  agreement with onnxruntime CPU (1 thread) after quantization, {len(rows):,} rows:")
         for label, scores in compared:
             agreement(label, scores, reference)
+    return figures
 
 
-def kernel_rates(model: ModelFile, ticks: int | None) -> None:
+def kernel_rates(model: ModelFile, ticks: int | None) -> list[dict[str, object]]:
     """The pure kernel over the sample ticks, with the baseline and with ``model`` on CPU."""
     sample = sample_ticks(ticks)
     print(f"\npure TradingKernel over {len(sample):,} sample ticks (what a fast replay runs after decoding)")
@@ -203,6 +210,29 @@ def kernel_rates(model: ModelFile, ticks: int | None) -> None:
         kinds = Counter(type(e).__name__ for e in derived[label])
         print(f"  {label:<36} {len(sample) / best[label]:>10,.0f} inputs/s ({best[label]:.1f} s): "
               f"{kinds['Signal']:,} signals, {kinds['OrderIntent']:,} intents, {kinds['OrderFilled']:,} fills")
+    return [figure(f"pure TradingKernel with {label}", len(sample) / best[label], "inputs/s") for label, _ in scorers]
+
+
+def measure(model_dir: Path | None = None, calls: int = 400, rows_n: int = 20_000, ticks: int | None = None) -> dict:
+    """Prints the figures and returns them."""
+    rows = rows_as_features(feature_rows(rows_n, seed=2024))
+    print(f"host: onnxruntime providers {list(available_providers())}")
+    print(f"{len(rows):,} synthetic feature rows; latency = one score_batch call (features -> quantized scores)")
+    print(f"\nbaseline formula ({BaselineScorer.name} {BaselineScorer.version}, pure Python)")
+    print(HEADER)
+    figures = latency_table("baseline", BaselineScorer().score_batch, rows, calls)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        shipped = shipped_model(model_dir)
+        if shipped is None:
+            _progress("no model under models/: building gradient-boosted trees (scikit-learn, skl2onnx)")
+            shipped = built("built gradient-boosted trees", tree_model(directory)[0])
+        for model in (shipped, built("built MLP", mlp_model(directory))):
+            figures += bench_model(model, rows, calls)
+        figures += kernel_rates(shipped, ticks)
+    return {"bench": "inference", "providers": list(available_providers()), "figures": figures}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -211,23 +241,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000, help="feature rows scored for the agreement figures")
     parser.add_argument("--ticks", type=int, help="sample ticks through the kernel (default: the whole file)")
     args = parser.parse_args()
-
-    rows = rows_as_features(feature_rows(args.rows, seed=2024))
-    print(f"host: onnxruntime providers {list(available_providers())}")
-    print(f"{len(rows):,} synthetic feature rows; latency = one score_batch call (features -> quantized scores)")
-    print(f"\nbaseline formula ({BaselineScorer.name} {BaselineScorer.version}, pure Python)")
-    print(HEADER)
-    latency_table("baseline", BaselineScorer().score_batch, rows, args.calls)
-
-    with tempfile.TemporaryDirectory() as scratch:
-        directory = Path(scratch)
-        shipped = shipped_model(args.model)
-        if shipped is None:
-            _progress("no model under models/: building gradient-boosted trees (scikit-learn, skl2onnx)")
-            shipped = built("built gradient-boosted trees", tree_model(directory)[0])
-        for model in (shipped, built("built MLP", mlp_model(directory))):
-            bench_model(model, rows, args.calls)
-        kernel_rates(shipped, args.ticks)
+    measure(args.model, args.calls, args.rows, args.ticks)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import logging
 import time
 
 from aitrader.stack.endpoints import endpoints
-from bench.common import rate, sample_ticks, scratch_namespace
+from bench.common import figure, rate, sample_ticks, scratch_namespace
 from contract.events import Event, Tick
 from contract.topics import INPUTS
 from eventlog.producer import EventProducer
@@ -41,9 +41,9 @@ def pure_kernel(ticks: list[Tick], scorer: Scorer | None = None) -> list[Event]:
     return out
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    ticks = sample_ticks()
+def measure(limit: int | None = None) -> dict:
+    """Prints the figures (the sample's first ``limit`` ticks, or all) and returns them."""
+    ticks = sample_ticks(limit)
     n = len(ticks)
     CALENDARS("CME").session_of(ticks[0].event_time_ms)  # warm the calendar's year cache
     derived: list[Event] = []
@@ -77,8 +77,25 @@ def main() -> None:
     print(f"pure TradingKernel             {pure_rate:>12,.0f} ticks/s  ({pure_s:.2f} s)")
     print(f"recovery (log reader + kernel) {recovery_rate:>12,.0f} ticks/s  ({recovery_s:.2f} s)")
     print(f"Faust worker, first to last    {live_rate:>12,.0f} ticks/s  ({stats.busy_seconds:.2f} s)")
-    print(f"Faust worker, wall w/ start-up {n / wall_s:>12,.0f} ticks/s  ({wall_s:.2f} s)")
+    wall_rate = n / wall_s
+    print(f"Faust worker, wall w/ start-up {wall_rate:>12,.0f} ticks/s  ({wall_s:.2f} s)")
     print(f"Faust worker / pure kernel     {live_rate / pure_rate:>12.3f}")
+    return {
+        "bench": "pipeline",
+        "ticks": n,
+        "figures": [
+            figure("pure TradingKernel", pure_rate, "ticks/s"),
+            figure("recovery (log reader + kernel)", recovery_rate, "ticks/s"),
+            figure("Faust worker, first to last", live_rate, "ticks/s"),
+            figure("Faust worker, wall w/ start-up", wall_rate, "ticks/s"),
+            figure("Faust worker / pure kernel", live_rate / pure_rate, "x"),
+        ],
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    measure()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ the other floor. Cleans up its topics and schemas unless ``--keep``.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aitrader.stack.endpoints import endpoints  # noqa: E402
+from bench.common import figure, scratch_prefix  # noqa: E402
 from contract.serde import EventCodec  # noqa: E402
 from contract.topics import CATALOG, Namespace  # noqa: E402
 from eventlog.admin import TopicAdmin  # noqa: E402
@@ -67,6 +67,46 @@ def copy_rate(url: str, schema: str) -> tuple[int, float]:
     return rows, elapsed
 
 
+def measure(
+    ticks: int | None = None, step: int = 1, batch_size: int = 10_000, namespace: str | None = None, keep: bool = False
+) -> dict:
+    """Prints the figures and returns them."""
+    bootstrap, url = endpoints()
+    space = Namespace(namespace) if namespace else Namespace(scratch_prefix())
+    admin = TopicAdmin(bootstrap, space)
+    schema = fresh_schema(url, "bench")
+    try:
+        if not namespace:
+            admin.create()
+            started = time.perf_counter()
+            report = seed(bootstrap, space, sample_ticks(ticks, step))
+            print(f"seeded {report.ticks:,} ticks + {sum(report.derived.values()):,} derived events in {time.perf_counter() - started:.1f}s")
+        result = rebuild(bootstrap, url, schema, space, batch_size=batch_size, fresh=True)
+        t = result.totals
+        decoded, decode_s = decode_rate(bootstrap, space)
+        rows, copy_s = copy_rate(url, schema)
+        rebuilt_per_s, decoded_per_s, copied_per_s = t.records / t.seconds, decoded / decode_s, rows / copy_s
+        print(f"rebuild      {t.records:>10,} records in {t.seconds:7.2f}s = {rebuilt_per_s:>10,.0f} records/s")
+        print(f"  decode only {decoded:>9,} records in {decode_s:7.2f}s = {decoded_per_s:>10,.0f} records/s")
+        print(f"namespace {space.prefix!r}, schema {schema!r}" + (" (kept)" if keep else ""))
+        print(f"raw COPY     {rows:>10,} rows    in {copy_s:7.2f}s = {copied_per_s:>10,.0f} rows/s (same rows, same indexes)")
+    finally:
+        if not keep:
+            drop_with_companions(url, schema)
+            if not namespace:
+                admin.delete(CATALOG)
+    return {
+        "bench": "projections",
+        "records": t.records,
+        "figures": [
+            figure("rebuild", rebuilt_per_s, "records/s"),
+            figure("decode only", decoded_per_s, "records/s"),
+            figure("raw COPY (same rows, same indexes)", copied_per_s, "rows/s"),
+            figure("rebuild / raw COPY", rebuilt_per_s / copied_per_s, "x"),
+        ],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ticks", type=int, default=None, help="Ticks of the sample (all 500,000 when omitted).")
@@ -75,29 +115,7 @@ def main() -> None:
     parser.add_argument("--namespace", default=None, help="Reuse an already seeded namespace.")
     parser.add_argument("--keep", action="store_true", help="Keep the topics and schema.")
     args = parser.parse_args()
-    bootstrap, url = endpoints()
-    space = Namespace(args.namespace) if args.namespace else Namespace(f"bench.{secrets.token_hex(4)}.")
-    admin = TopicAdmin(bootstrap, space)
-    schema = fresh_schema(url, "bench")
-    try:
-        if not args.namespace:
-            admin.create()
-            started = time.perf_counter()
-            report = seed(bootstrap, space, sample_ticks(args.ticks, args.step))
-            print(f"seeded {report.ticks:,} ticks + {sum(report.derived.values()):,} derived events in {time.perf_counter() - started:.1f}s")
-        result = rebuild(bootstrap, url, schema, space, batch_size=args.batch_size, fresh=True)
-        t = result.totals
-        decoded, decode_s = decode_rate(bootstrap, space)
-        rows, copy_s = copy_rate(url, schema)
-        print(f"rebuild      {t.records:>10,} records in {t.seconds:7.2f}s = {t.records / t.seconds:>10,.0f} records/s")
-        print(f"  decode only {decoded:>9,} records in {decode_s:7.2f}s = {decoded / decode_s:>10,.0f} records/s")
-        print(f"namespace {space.prefix!r}, schema {schema!r}" + (" (kept)" if args.keep else ""))
-        print(f"raw COPY     {rows:>10,} rows    in {copy_s:7.2f}s = {rows / copy_s:>10,.0f} rows/s (same rows, same indexes)")
-    finally:
-        if not args.keep:
-            drop_with_companions(url, schema)
-            if not args.namespace:
-                admin.delete(CATALOG)
+    measure(args.ticks, args.step, args.batch_size, args.namespace, args.keep)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from datetime import date
 from typing import TypeVar
 
 from aitrader.stack.endpoints import endpoints
-from bench.common import rate, sample_ticks, scratch_namespace
+from bench.common import figure, rate, sample_ticks, scratch_namespace
 from contract.events import Event
 from contract.records import RawRecord, decode
 from contract.serde import EventCodec
@@ -47,10 +47,11 @@ def _records(reader: LogReader, topic: str, part: PartitionPlan) -> list[RawReco
     return [r for batch in reader.read(topic, {part.partition: (part.start, part.end)}) for r in batch]
 
 
-def main() -> None:
+def measure(step: int = 1) -> dict:
+    """Prints the figures (every ``step``-th tick of the sample, all by default) and returns them."""
     bootstrap = endpoints()[0]
     codec = EventCodec()
-    ticks = sample_ticks()
+    ticks = sample_ticks(step=step)
     with scratch_namespace(bootstrap) as live, LogReader(bootstrap) as reader:
         producer = EventProducer(bootstrap, live, codec)
         for tick in ticks:
@@ -102,10 +103,30 @@ def main() -> None:
         f"replay, pipeline mode        {piped.run.rate:>12,.0f} inputs/s  ({piped.run.seconds:.1f} s first input to last flush: "
         f"recovery+fetch+kernel+produce+acks+commits)"
     )
-    print(f"  wall, Faust start to stop  {piped.run.inputs / piped.wall_seconds:>12,.0f} inputs/s  ({piped.wall_seconds:.1f} s)")
+    piped_wall = piped.run.inputs / piped.wall_seconds
+    print(f"  wall, Faust start to stop  {piped_wall:>12,.0f} inputs/s  ({piped.wall_seconds:.1f} s)")
     print(f"  identical to live          {piped_comparison.identical!s:>12}")
     same = [t.replay.sha256 for t in piped_comparison.topics] == [t.replay.sha256 for t in comparison.topics]
     print(f"  identical to fast mode     {same!s:>12}")
+    return {
+        "bench": "replay",
+        "ticks": len(ticks),
+        "day": DAY.isoformat(),
+        "day_inputs": replayed.inputs,
+        "identical": {"fast": comparison.identical, "pipeline": piped_comparison.identical, "pipeline_as_fast": same},
+        "figures": [
+            figure("live (in-process, all)", lived.rate, "inputs/s"),
+            figure("replay, fast mode (read+decode+kernel+produce+acks)", replayed.rate, "inputs/s"),
+            figure("decode only", decode_rate, "inputs/s"),
+            figure("kernel only (decoded)", kernel_rate, "inputs/s"),
+            figure("replay, pipeline mode (first input to last flush)", piped.run.rate, "inputs/s"),
+            figure("replay, pipeline mode, wall (Faust start to stop)", piped_wall, "inputs/s"),
+        ],
+    }
+
+
+def main() -> None:
+    measure()
 
 
 def _compared(reader: LogReader, codec: EventCodec, live: Namespace, target: Namespace, run: ReplayRun) -> Comparison:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aitrader.stack.endpoints import endpoints
-from bench.common import scratch_namespace
+from bench.common import figure, scratch_namespace
 from contract.topics import INPUTS
 from eventlog.sampledata import WrittenDay, write_multi_symbol_day
 from tests.workers import WorkerGroup, end_offsets, ingest
@@ -52,7 +52,7 @@ class Run:
     per_worker: list[tuple[int, int]]  # (inputs, inputs/s) from each worker's final summary
 
 
-def measure(bootstrap: str, day: WrittenDay, workers: int, logs: Path) -> Run:
+def measure_count(bootstrap: str, day: WrittenDay, workers: int, logs: Path) -> Run:
     with scratch_namespace(bootstrap) as space:
         ingest(bootstrap, space, day)
         partitions = end_offsets(bootstrap, space, INPUTS)
@@ -80,26 +80,38 @@ def rate(run: Run) -> float:
     return sum(run.partitions.values()) / run.processing_s
 
 
+def measure(every: int = 10, since: str | None = None, until: str | None = None) -> dict:
+    """Prints the figures and returns them."""
+    bootstrap = endpoints()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-workers-") as scratch:
+        directory = Path(scratch)
+        day = write_multi_symbol_day(directory / "day", every=every, since=since, until=until)
+        runs = [measure_count(bootstrap, day, count, directory / "logs") for count in COUNTS]
+
+    counts = runs[0].partitions
+    shares = ", ".join(f"[{p}] {n:,}" for p, n in sorted(counts.items()))
+    print(f"multi-symbol day, every {every}: {sum(counts.values()):,} inputs ({shares})")
+    print("workers  processing        inputs/s   wall w/ start-up   each worker (inputs @ inputs/s first to last flush)")
+    for run in runs:
+        each = ", ".join(f"{n:,} @ {per_s:,}" for n, per_s in run.per_worker)
+        print(f"{run.workers:>7}  {run.processing_s:>8.1f} s  {rate(run):>12,.0f}   {run.wall_s:>13.1f} s   {each}")
+    print("speed-up over one worker: " + ", ".join(f"{r.workers}: {rate(r) / rate(runs[0]):.2f}x" for r in runs))
+    return {
+        "bench": "workers",
+        "inputs": sum(counts.values()),
+        "figures": [
+            figure(f"{run.workers} worker{'s' if run.workers > 1 else ''}: processing", rate(run), "inputs/s") for run in runs
+        ],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=10, help="keep every Nth trade of the sample (default 10)")
     parser.add_argument("--since", help="CME time, e.g. '2013-09-02 17:00' (default: the sample's start)")
     parser.add_argument("--until", help="CME time (default: the sample's end)")
     options = parser.parse_args()
-    bootstrap = endpoints()[0]
-    with tempfile.TemporaryDirectory(prefix="bench-workers-") as scratch:
-        directory = Path(scratch)
-        day = write_multi_symbol_day(directory / "day", every=options.every, since=options.since, until=options.until)
-        runs = [measure(bootstrap, day, count, directory / "logs") for count in COUNTS]
-
-    counts = runs[0].partitions
-    shares = ", ".join(f"[{p}] {n:,}" for p, n in sorted(counts.items()))
-    print(f"multi-symbol day, every {options.every}: {sum(counts.values()):,} inputs ({shares})")
-    print("workers  processing        inputs/s   wall w/ start-up   each worker (inputs @ inputs/s first to last flush)")
-    for run in runs:
-        each = ", ".join(f"{n:,} @ {per_s:,}" for n, per_s in run.per_worker)
-        print(f"{run.workers:>7}  {run.processing_s:>8.1f} s  {rate(run):>12,.0f}   {run.wall_s:>13.1f} s   {each}")
-    print("speed-up over one worker: " + ", ".join(f"{r.workers}: {rate(r) / rate(runs[0]):.2f}x" for r in runs))
+    measure(options.every, options.since, options.until)
 
 
 if __name__ == "__main__":
