@@ -339,5 +339,6 @@ def api(
     settings = ApiSettings(
         url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
+        audit_keys=stack_home() / "audit",  # the notary's key directory, as `aitrader audit verify` trusts it
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
