@@ -337,7 +337,7 @@ def _report_view(report: PartitionReport) -> dict[str, Any]:
 
 
 class VerifyRuns:
-    """Verify runs on one worker thread: a long verification never holds the event loop or a request's thread."""
+    """Verify runs on one worker thread, one run at a time: a long verification never holds the event loop or a request's thread."""
 
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
@@ -348,6 +348,9 @@ class VerifyRuns:
     def submit(self, spec: TopicSpec, bounds: tuple[int | None, int | None, int | None, int | None],
                request: dict[str, Any]) -> VerifyRun:
         with self._lock:
+            busy = next((r for r in self._runs.values() if r.state in (QUEUED, RUNNING)), None)
+            if busy is not None:  # one at a time: a second would only queue behind it and keep a core busy
+                raise ApiError(409, "verify_running", f"verify run {busy.id} of {busy.topic.name} is still running")
             run = VerifyRun(str(uuid.uuid4()), spec, bounds, request, int(time.time() * 1000))
             self._runs[run.id] = run
             done = [r for r in self._runs.values() if r.state not in (QUEUED, RUNNING)]
