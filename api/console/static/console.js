@@ -282,9 +282,10 @@ function replayChart(topics) {
   const bars = (align) => uPlot.paths.bars({ size: [0.35, 60], align });
   if (names.length) {
     new uPlot({ width: Math.min(900, document.querySelector("main").clientWidth), height: 260,
-      scales: { x: { time: false, auto: false, range: [-0.5, names.length - 0.5] } },
+      // Bars stand on zero: uPlot's own y range would start near the smallest count.
+      scales: { x: { time: false, auto: false, range: [-0.5, names.length - 0.5] }, y: { range: (u, low, high) => [0, Math.max(1, high * 1.1)] } },
       axes: [{ splits: () => x, values: (u, splits) => splits.map((i) => names[i] ?? "") }, {}],
-      series: [{}, { label: "live events", stroke: "#1f77b4", fill: "#1f77b4", paths: bars(-1), points: { show: false } },
+      series: [{ label: "topic", value: (u, i) => names[i] ?? "--" }, { label: "live events", stroke: "#1f77b4", fill: "#1f77b4", paths: bars(-1), points: { show: false } },
         { label: "replayed events", stroke: "#ff7f0e", fill: "#ff7f0e", paths: bars(1), points: { show: false } }] },
     [x, JSON.parse(drawn.live), JSON.parse(drawn.replay)], element);
   }
