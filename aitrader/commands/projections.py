@@ -320,6 +320,8 @@ def api(
     AITRADER_CURSOR_KEY_FILE, or $AITRADER_HOME/secrets/api-cursor.key, made on the first start.
     On a secured broker the API reads as its own principal (KAFKA_SASL_*) and its control endpoints
     write as the one KAFKA_CONTROL_SASL_USERNAME and KAFKA_CONTROL_SASL_PASSWORD(_FILE) name (ops).
+    The audit verify and bundle routes trust the notary key directory $AITRADER_HOME/audit (its root.pub,
+    else its notary.pub), as `aitrader audit verify` does without --root-key.
     """
     import uvicorn
 
