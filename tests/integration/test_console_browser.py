@@ -132,6 +132,8 @@ def _login(browser: Any, console: Console, key: str) -> None:
     browser.find_element(By.ID, "key").send_keys(key)
     browser.find_element(By.ID, "login-submit").click()
     _wait(browser, lambda b: b.find_elements(By.ID, "logout") or b.find_elements(By.ID, "login-error"))
+    # The page after the form's redirect: its script has wired the forms only once the document is complete.
+    _wait(browser, lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _fetch(browser: Any, path: str, body: dict[str, Any], csrf: bool) -> dict[str, Any]:
@@ -384,6 +386,8 @@ def test_an_auditors_verify_without_the_sessions_token_is_refused(browser: Any, 
     assert (without["status"], without["body"]["error"]["code"]) == (403, "csrf_failed")
     unknown = _fetch(browser, "/api/audit/verify", {"topic": "audit.checkpoints"}, csrf=True)
     assert (unknown["status"], unknown["body"]["error"]["code"]) == (400, "not_chained")
+    vague = _fetch(browser, "/api/audit/verify", {"topic": "orders", "from_time": "yesterday"}, csrf=True)
+    assert (vague["status"], vague["body"]["error"]["parameter"]) == (400, "from_time")
 
 
 def test_console_pages_carry_a_strict_policy_and_no_inline_script(console: Console) -> None:
