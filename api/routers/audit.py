@@ -55,7 +55,7 @@ from api.serialize import iso_time
 from api.settings import ApiSettings
 from audit.events import Checkpoint
 from audit.sign import PUBLIC_FILE, ROOT_PUBLIC_FILE, PublicKey
-from audit.trust import Trust
+from audit.trust import Standing, Trust
 from audit.verify import PartitionReport
 from contract.jsonview import record_view
 from contract.records import RawRecord
@@ -221,10 +221,13 @@ def _trust(keys: Path | None, namespace: Namespace, audit: AuditLog) -> Trust | 
     """The key directory's root (with the root's statements on the log), else its one notary key; None: neither."""
     if keys is None:
         return None
-    if (keys / ROOT_PUBLIC_FILE).exists():
-        return Trust.rooted(namespace.prefix, PublicKey.load(keys / ROOT_PUBLIC_FILE), audit.statements)
-    if (keys / PUBLIC_FILE).exists():
-        return Trust.pinned(namespace.prefix, PublicKey.load(keys / PUBLIC_FILE))
+    try:
+        if (keys / ROOT_PUBLIC_FILE).exists():
+            return Trust.rooted(namespace.prefix, PublicKey.load(keys / ROOT_PUBLIC_FILE), audit.statements)
+        if (keys / PUBLIC_FILE).exists():
+            return Trust.pinned(namespace.prefix, PublicKey.load(keys / PUBLIC_FILE))
+    except ValueError as exc:
+        raise ApiError(503, "bad_trust_anchor", f"the key in {keys} cannot be read: {exc}") from None
     return None
 
 
@@ -279,9 +282,12 @@ def audit_checkpoints(request: Request) -> dict[str, Any]:
         with _reader(settings) as reader:
             audit = read_audit_log(reader, settings.namespace)
             trust = _trust(settings.audit_keys, settings.namespace, audit)
+            # Per partition the furthest good seal; without one, the furthest of any, whose verdict says why it proves nothing.
+            rank = {c.checkpoint_id: (_verdict(trust, c) == Standing.GOOD.value, c.last_offset, c.sequence) for c in audit.checkpoints}
             latest: dict[tuple[str, int], Checkpoint] = {}
             for c in audit.checkpoints:
-                if (c.topic, c.partition) not in latest or c.sequence > latest[c.topic, c.partition].sequence:
+                held = latest.get((c.topic, c.partition))
+                if held is None or rank[c.checkpoint_id] > rank[held.checkpoint_id]:
                     latest[c.topic, c.partition] = c
             rows = [
                 _seal_row(spec, p, marks, latest.get((spec.name, p)), trust)
