@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from contract.topics import Namespace
 from eventlog.kafka_security import KafkaSecurity
@@ -41,6 +42,9 @@ class ApiSettings:
     pool_overflow: int = 8
     pool_timeout_s: float = 10.0  # waiting longer for a connection is a 503 with Retry-After
     ws_auth_timeout_s: float = 5.0  # how long a monitor client without a key header may take to send its key
+    # The notary key directory whose root.pub (else its one notary.pub) the audit verify and bundle routes trust,
+    # as `aitrader audit verify` does by default; None: those routes answer 503.
+    audit_keys: Path | None = None
 
     @property
     def bucket_size(self) -> float:

@@ -320,6 +320,8 @@ def api(
     AITRADER_CURSOR_KEY_FILE, or $AITRADER_HOME/secrets/api-cursor.key, made on the first start.
     On a secured broker the API reads as its own principal (KAFKA_SASL_*) and its control endpoints
     write as the one KAFKA_CONTROL_SASL_USERNAME and KAFKA_CONTROL_SASL_PASSWORD(_FILE) name (ops).
+    The audit verify and bundle routes trust the notary key directory $AITRADER_HOME/audit (its root.pub,
+    else its notary.pub), as `aitrader audit verify` does without --root-key.
     """
     import uvicorn
 
@@ -339,5 +341,6 @@ def api(
     settings = ApiSettings(
         url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
+        audit_keys=stack_home() / "audit",  # the notary's key directory, as `aitrader audit verify` trusts it
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

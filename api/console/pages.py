@@ -16,9 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import READ, STATUS, address, authorize
-from api.sessions import COOKIE, Session, Sessions, csrf_ok
+from api.auth import AUDIT, READ, STATUS, address, authorize
 from api.errors import ApiError
+from api.sessions import COOKIE, Session, Sessions, csrf_ok
+from eventlog.audit.onlog import EVENT_TOPICS
 from projections.models import ROLES
 
 HERE = Path(__file__).parent
@@ -27,7 +28,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_FORM_BYTES = 4096
 # (path, title, roles that may open it), in the navigation's order.
-PAGES = (("status", "Status", STATUS), ("pnl", "P&L", READ), ("replays", "Replays", STATUS))
+PAGES = (("status", "Status", STATUS), ("pnl", "P&L", READ), ("replays", "Replays", STATUS), ("audit", "Audit", AUDIT))
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -104,7 +105,8 @@ def _page(request: Request, page: str) -> Response:
     role = session.principal.role
     title, roles = next((t, r) for p, t, r in PAGES if p == page)
     nav = [(path, name) for path, name, allowed in PAGES if role in allowed]
-    context = {"session": session, "page": page, "title": title, "nav": nav, "ops": role == "ops"}
+    context = {"session": session, "page": page, "title": title, "nav": nav, "ops": role == "ops",
+               "topics": [spec.name for spec in EVENT_TOPICS]}
     if role not in roles:
         return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
     return templates.TemplateResponse(request, f"{page}.html", context)
@@ -123,3 +125,8 @@ def pnl_page(request: Request) -> Response:
 @router.get("/replays", response_class=HTMLResponse)
 def replays_page(request: Request) -> Response:
     return _page(request, "replays")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request) -> Response:
+    return _page(request, "audit")

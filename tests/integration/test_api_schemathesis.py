@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 from api.app import create_app
 from api.settings import ApiSettings
 from tests.integration.conftest import World, bearer, served
-from tests.integration.test_api_hostile import ACCESS
+from tests.integration.test_api_hostile import ACCESS, notary_key
 
 pytestmark = pytest.mark.infra
 
@@ -35,8 +35,8 @@ MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 
 
 @pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    with served(create_app(world.settings())) as port:
+def base_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served(create_app(world.settings(audit_keys=notary_key(tmp_path_factory.mktemp("notary"))))) as port:
         yield f"http://127.0.0.1:{port}"
 
 

@@ -10,9 +10,11 @@ in with keys, as each role would. Screenshots go to the test's tmp dir
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
+import tarfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aitrader.commands.audit import audit_app, notary
 from aitrader.stack.browser import CHROMEDRIVER, CHROMIUM, installed
 from api import keys
 from api.app import create_app
@@ -33,7 +36,14 @@ from eventlog.producer import EventProducer
 from projections.db import auth_schema, connect
 from projections.projector import Projector
 from tests.integration.conftest import World, bearer, served
-from tests.integration.test_replay import ES_PARTITION, _delete_replays, chicago_ms, sample_ticks
+from tests.integration.test_audit import _certified_key
+from tests.integration.test_replay import (
+    ES_PARTITION,
+    _delete_replays,
+    chicago_ms,
+    invoke,
+    sample_ticks,
+)
 from tests.scratch import drop_with_companions, fresh_schema
 from tests.workers import WorkerGroup
 
@@ -60,6 +70,8 @@ class Console:
     url: str
     keys: dict[str, str]  # role -> key
     world: World
+    notary_keys: Path  # the notary's key, its certificate and root.pub: what the API's audit routes trust
+    root_pub: Path  # the operator's root key, as an auditor pins it
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +95,13 @@ def console(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Te
         Projector(kafka_bootstrap, database_url, schema, space).run(stop_at_end=True)
         with connect(database_url, auth_schema(schema)) as conn:
             made = {role: keys.create(conn, f"test {role}", role)[1] for role in ("analyst", "auditor", "ops")}
+        root_dir, notary_keys = tmp_path_factory.mktemp("root"), tmp_path_factory.mktemp("notary")
+        code, out = invoke(audit_app, "keys", "init-root", "--root-dir", str(root_dir))
+        assert code == 0, out
+        _certified_key(root_dir, notary_keys, space, 0)
         world = World(kafka_bootstrap, database_url, space, schema, made)
-        port = cleanup.enter_context(served(create_app(world.settings())))
-        yield Console(f"http://127.0.0.1:{port}", made, world)
+        port = cleanup.enter_context(served(create_app(world.settings(audit_keys=notary_keys))))
+        yield Console(f"http://127.0.0.1:{port}", made, world, notary_keys, root_dir / "root.pub")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +132,8 @@ def _login(browser: Any, console: Console, key: str) -> None:
     browser.find_element(By.ID, "key").send_keys(key)
     browser.find_element(By.ID, "login-submit").click()
     _wait(browser, lambda b: b.find_elements(By.ID, "logout") or b.find_elements(By.ID, "login-error"))
+    # The page after the form's redirect: its script has wired the forms only once the document is complete.
+    _wait(browser, lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _fetch(browser: Any, path: str, body: dict[str, Any], csrf: bool) -> dict[str, Any]:
@@ -288,7 +306,88 @@ def test_a_replay_started_from_the_page_finishes_identical_topic_by_topic(browse
     same = _wait(browser, lambda b: {r.get_attribute("data-topic"): r.get_attribute("data-same") for r in b.find_elements(By.CSS_SELECTOR, rows)})
     assert {"signals", "intents", "orders", "fills", "control"} <= set(same) and set(same.values()) == {"identical"}
     assert browser.find_element(By.ID, "divergence").text == "none"
+    chart = _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#replay-chart[data-drawn]"))
+    assert chart.find_elements(By.TAG_NAME, "canvas")
+    (replay_id,) = [r.get_attribute("data-replay") for r in browser.find_elements(By.CSS_SELECTOR, ended)]
+    digests = httpx.get(f"{console.url}/api/replays/{replay_id}", headers=bearer(console.keys["ops"])).json()["result"]["digests"]
+    drawn = {name: json.loads(chart.get_attribute(f"data-{name}")) for name in ("topics", "live", "replay")}
+    assert drawn["topics"] == sorted(digests)
+    for side in ("live", "replay"):
+        assert drawn[side] == [digests[t][side]["events"] for t in drawn["topics"]]
+    assert sum(drawn["replay"]) > 0, "the day derived events"
     browser.save_screenshot(str(shots / "console-replay.png"))
+
+
+def _choose(browser: Any, select: str, topic: str) -> None:
+    browser.find_element(By.CSS_SELECTOR, f"#{select} option[value='{topic}']").click()
+
+
+def test_an_auditor_sees_the_seals_as_the_api_says_verifies_a_topic_and_downloads_a_bundle_the_cli_verifies(
+    browser: Any, console: Console, shots: Path, tmp_path: Path
+) -> None:
+    prefix = console.world.namespace.prefix
+    code, out = invoke(notary, "--namespace", prefix, "--key-dir", str(console.notary_keys), "--once")
+    assert code == 0, out
+    _login(browser, console, console.keys["auditor"])
+    assert "Audit" in [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav a")]
+    browser.get(f"{console.url}/console/audit")
+
+    def as_the_api_says(b: Any) -> list[dict[str, Any]] | None:
+        shown = [json.loads(r.get_attribute("data-checkpoint")) for r in b.find_elements(By.CSS_SELECTOR, "#checkpoints tbody tr")]
+        api = httpx.get(f"{console.url}/api/audit/checkpoints", headers=bearer(console.keys["auditor"])).json()["data"]
+        return shown if shown and shown == api else None  # the log's ends move while the kernel runs: until they agree
+
+    shown = _wait(browser, as_the_api_says)
+    orders = [row for row in shown if row["topic"] == "orders" and row["log_end"] > row["log_start"]]
+    assert orders, "the slice has orders"
+    assert all(row["verdict"] == "good" and row["sealed_through"] == row["log_end"] - 1 and row["unsealed"] == 0 for row in orders)
+
+    _choose(browser, "verify-topic", "orders")
+    browser.find_element(By.ID, "verify-start").click()
+    state = _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#verify-state[data-state='verified'], #verify-state[data-state='failed'], "
+                                                                      "#verify-state[data-state='error']"))
+    assert state.get_attribute("data-state") == "verified", state.text
+    run = httpx.get(f"{console.url}/api/audit/verify/{state.get_attribute('data-run')}", headers=bearer(console.keys["auditor"])).json()
+    assert run["state"] == "verified" and run["progress"]["verified"] == run["progress"]["partitions"] == len(run["reports"])
+    assert sum(r["records"] for r in run["reports"]) >= sum(row["log_end"] - row["log_start"] for row in orders)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#verify-reports tbody tr")) == len(run["reports"])
+
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    _choose(browser, "bundle-topic", "orders")
+    browser.find_element(By.ID, "bundle-download").click()
+    result = _wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#bundle-result[data-file]"))
+    name = result.get_attribute("data-file")
+    assert name == f"audit-{prefix}orders.tar.gz"
+    arrived = _wait(browser, lambda b: [p for p in tmp_path.iterdir() if p.name == name])  # no .crdownload left
+    assert arrived[0].stat().st_size == int(result.get_attribute("data-bytes"))
+    with tarfile.open(arrived[0]) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    bundle = tmp_path / "unpacked" / name.removesuffix(".tar.gz")
+    code, out = invoke(audit_app, "verify", "--bundle", str(bundle), "--root-key", str(console.root_pub), "--namespace", prefix)
+    assert code == 0 and "verified" in out, out
+    browser.save_screenshot(str(shots / "console-audit.png"))
+
+
+@pytest.mark.parametrize("role", ["analyst", "ops"])
+def test_a_role_without_audit_sees_no_audit_page_and_a_forged_audit_request_is_refused(browser: Any, console: Console, role: str) -> None:
+    _login(browser, console, console.keys[role])
+    assert "Audit" not in [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav a")]
+    browser.get(f"{console.url}/console/audit")
+    assert not browser.find_elements(By.ID, "verify") and "may not open this page" in browser.page_source
+    forged = _fetch(browser, "/api/audit/verify", {"topic": "orders"}, csrf=True)
+    assert (forged["status"], forged["body"]["error"]["code"]) == (403, "forbidden")
+    bundle = httpx.get(f"{console.url}/api/audit/bundle", params={"topic": "orders"}, headers=bearer(console.keys[role]))
+    assert (bundle.status_code, bundle.json()["error"]["code"]) == (403, "forbidden")
+
+
+def test_an_auditors_verify_without_the_sessions_token_is_refused(browser: Any, console: Console) -> None:
+    _login(browser, console, console.keys["auditor"])
+    without = _fetch(browser, "/api/audit/verify", {"topic": "orders"}, csrf=False)
+    assert (without["status"], without["body"]["error"]["code"]) == (403, "csrf_failed")
+    unknown = _fetch(browser, "/api/audit/verify", {"topic": "audit.checkpoints"}, csrf=True)
+    assert (unknown["status"], unknown["body"]["error"]["code"]) == (400, "not_chained")
+    vague = _fetch(browser, "/api/audit/verify", {"topic": "orders", "from_time": "yesterday"}, csrf=True)
+    assert (vague["status"], vague["body"]["error"]["parameter"]) == (400, "from_time")
 
 
 def test_console_pages_carry_a_strict_policy_and_no_inline_script(console: Console) -> None:

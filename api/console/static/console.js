@@ -12,15 +12,19 @@ async function api(path, body) {
     init.headers["X-CSRF-Token"] = csrf;
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
+  return (await checked(await fetch(path, init))).json();
+}
+
+// The response if it is a success; else the API's error code and message as an Error (a lapsed session: to the login).
+async function checked(response) {
   if (response.status === 401) {
     window.location.assign("/console/login");
   }
-  const data = await response.json();
   if (!response.ok) {
+    const data = await response.json();
     throw new Error(`${response.status} ${data.error ? data.error.code + ": " + data.error.message : ""}`);
   }
-  return data;
+  return response;
 }
 
 function cell(row, value) {
@@ -257,10 +261,35 @@ function showReplay(job) {
   });
   const body = fill("digests", rows, ["topic", "live", "replay", "same"]);
   rows.forEach((r, i) => { Object.assign(body.rows[i].dataset, { topic: r.topic, same: r.same }); });
+  replayChart(Object.keys(digests).sort().map((topic) => ({ topic, live: digests[topic].live, replay: digests[topic].replay })));
   const first = job.result ? job.result.first_divergence : null;
   text("divergence", first ? JSON.stringify(first, null, 2) : "none");
   text("replay-output", [job.error, ...(job.output_tail || [])].filter(Boolean).join("\n"));
   document.getElementById("replay-detail").hidden = false;
+}
+
+// Per topic, the events live holds and the events the replay derived, as bars side by side; the very
+// numbers drawn are on the chart's data attributes (null: that side has no digest).
+function replayChart(topics) {
+  const element = document.getElementById("replay-chart");
+  const events = (side) => JSON.stringify(topics.map((t) => (t[side] ? t[side].events : null)));
+  const drawn = { topics: JSON.stringify(topics.map((t) => t.topic)), live: events("live"), replay: events("replay") };
+  if (element.dataset.drawn !== undefined && ["topics", "live", "replay"].every((k) => element.dataset[k] === drawn[k])) return;
+  element.replaceChildren();
+  Object.assign(element.dataset, drawn);
+  const names = JSON.parse(drawn.topics);
+  const x = names.map((_, i) => i);
+  const bars = (align) => uPlot.paths.bars({ size: [0.35, 60], align });
+  if (names.length) {
+    new uPlot({ width: Math.min(900, document.querySelector("main").clientWidth), height: 260,
+      // Bars stand on zero: uPlot's own y range would start near the smallest count.
+      scales: { x: { time: false, auto: false, range: [-0.5, names.length - 0.5] }, y: { range: (u, low, high) => [0, Math.max(1, high * 1.1)] } },
+      axes: [{ splits: () => x, values: (u, splits) => splits.map((i) => names[i] ?? "") }, {}],
+      series: [{ label: "topic", value: (u, i) => names[i] ?? "--" }, { label: "live events", stroke: "#1f77b4", fill: "#1f77b4", paths: bars(-1), points: { show: false } },
+        { label: "replayed events", stroke: "#ff7f0e", fill: "#ff7f0e", paths: bars(1), points: { show: false } }] },
+    [x, JSON.parse(drawn.live), JSON.parse(drawn.replay)], element);
+  }
+  element.dataset.drawn = String(names.length);
 }
 
 async function refreshReplays() {
@@ -307,6 +336,87 @@ function wireReplay() {
   });
 }
 
+// --- Audit ----------------------------------------------------------------------
+
+async function refreshCheckpoints() {
+  try {
+    const found = await api("/api/audit/checkpoints");
+    text("audit-error", "");
+    text("audit-summary", `${found.checkpoints} checkpoints and ${found.key_statements} key statements on audit.checkpoints; `
+      + (found.trust ? `judged by ${found.trust}` : "not judged: the API has no key to trust")
+      + found.problems.map((p) => `; not a checkpoint: ${p}`).join(""));
+    const body = fill("checkpoints", found.data, ["topic", "partition", "log_end", "sealed_through", "unsealed", "sequence",
+      "records", "sealed_time", "key_id", "verdict"]);
+    found.data.forEach((row, i) => { body.rows[i].dataset.checkpoint = JSON.stringify(row); });
+  } catch (error) {
+    text("audit-error", String(error.message));
+  }
+}
+
+function optional(body, name, id) {
+  const value = document.getElementById(id).value.trim();
+  if (value !== "") body[name] = value;
+  return body;
+}
+
+function showRun(run) {
+  const progress = `${run.progress.verified} of ${run.progress.partitions ?? "?"} partitions`;
+  const state = document.getElementById("verify-state");
+  state.textContent = `verify ${run.id} of ${run.topic}: ${run.state} (${progress})${run.error ? ": " + run.error : ""}`;
+  Object.assign(state.dataset, { run: run.id, state: run.state });
+  fill("verify-reports", run.reports, ["partition", "records",
+    (r) => (r.first_offset === null ? "none" : `${r.first_offset}..${r.last_offset}`), "anchor", "checkpoints_matched",
+    "proven_through", "unsealed", (r) => [...r.problems, ...r.notes.map((n) => `note: ${n}`)].join("; ")]);
+  text("verify-problems", run.problems.join("\n"));
+}
+
+async function follow(runId) {
+  const run = await api(`/api/audit/verify/${encodeURIComponent(runId)}`);
+  showRun(run);
+  if (run.state === "queued" || run.state === "running") setTimeout(() => follow(runId).catch(refused("verify-state")), 1000);
+}
+
+function refused(id) {
+  return (error) => text(id, `refused: ${error.message}`);
+}
+
+async function download(query) {
+  const response = await checked(await fetch(`/api/audit/bundle?${query}`, { credentials: "same-origin" }));
+  const blob = await response.blob();
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = named ? named[1] : "audit-bundle.tar.gz";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  const result = document.getElementById("bundle-result");
+  result.textContent = `downloaded ${link.download} (${blob.size} bytes)`;
+  Object.assign(result.dataset, { file: link.download, bytes: String(blob.size) });
+}
+
+function wireAudit() {
+  document.getElementById("verify").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = optional(optional({ topic: document.getElementById("verify-topic").value }, "from_time", "verify-from"),
+      "to_time", "verify-to");
+    try {
+      showRun(await api("/api/audit/verify", body));
+      await follow(document.getElementById("verify-state").dataset.run);
+    } catch (error) {
+      refused("verify-state")(error);
+    }
+  });
+  document.getElementById("bundle").addEventListener("submit", (event) => {
+    event.preventDefault();
+    text("bundle-result", "exporting...");
+    const query = new URLSearchParams(optional(optional({ topic: document.getElementById("bundle-topic").value },
+      "from_time", "bundle-from"), "to_time", "bundle-to"));
+    download(query).catch(refused("bundle-result"));
+  });
+}
+
 const page = document.body.dataset.page;
 if (page === "status") {
   wireControl();
@@ -318,4 +428,8 @@ if (page === "status") {
   wireReplay();
   refreshReplays();
   setInterval(refreshReplays, 2000);
+} else if (page === "audit") {
+  wireAudit();
+  refreshCheckpoints();
+  setInterval(refreshCheckpoints, 5000);
 }
