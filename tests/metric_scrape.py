@@ -191,3 +191,4 @@ class LiveProcesses:
 
     def tails(self) -> str:
         return "\n".join(running.tail() for running in self.running.values())
+
