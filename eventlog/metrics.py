@@ -52,6 +52,7 @@ class ProcessMetrics:
         self.process = process
         self.registry = CollectorRegistry()
         self._server: WSGIServer | None = None
+        self._scorer: tuple[str, str, str] | None = None
         registry = self.registry
         self.inputs = Counter(
             "aitrader_inputs", "Records consumed and processed.", ["process", "topic", "partition"], registry=registry
@@ -153,6 +154,13 @@ class ProcessMetrics:
     def observe_batch(self, seconds: float) -> None:
         """One apply/produce/flush/commit step took ``seconds`` of wall time."""
         self.batch_seconds.labels(self.process).observe(seconds)
+
+    def scorer_in_use(self, model: str, version: str, path: str) -> None:
+        """The scorer that scored last is the one in use (an activation or a GPU fallback moves the 1)."""
+        if (model, version, path) != self._scorer:
+            self.scorer_info.clear()
+            self.scorer_info.labels(model, version, path).set(1)
+            self._scorer = (model, version, path)
 
     def observe_disk(self, path: Path) -> None:
         """Free bytes under ``path`` (the broker's data directory, or its nearest existing parent)."""

@@ -91,6 +91,7 @@ from eventlog.consumer import LogReader
 from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
+from inference.models import load_scorer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner, Routed
@@ -98,7 +99,7 @@ from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
 from processors.live import faults
 from processors.live.broker_auth import faust_credentials
-from processors.live.observe import Applied, BatchObserver, TimedScorer
+from processors.live.observe import Applied, BatchObserver, TimedScorer, timed_resolver
 from processors.live.recovery import Recovery, recover_kernel
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,7 @@ class KernelPipeline:
         self.fault = faults.from_environment()
         self.observer = None if config.metrics is None else BatchObserver(config.metrics)
         self.scorer = config.scorer if config.metrics is None else TimedScorer(config.scorer, config.metrics)
+        self.resolve = load_scorer if config.metrics is None else timed_resolver(config.metrics)
 
     def process(self, records: Sequence[RawRecord]) -> set[int]:
         """Applies the records, sends what they derive, and returns once the broker has all of it.
@@ -291,6 +293,7 @@ class KernelPipeline:
                 self.config.settings,
                 self.scorer,
                 self.calendars,
+                self.resolve,
             )
             log.info("recovered %s", recovery.describe())
             if self.config.after_recovery is not None:

@@ -27,6 +27,7 @@ from contract.events import (
 )
 from contract.records import RawRecord
 from eventlog.metrics import ProcessMetrics, ingest_wall_ms
+from inference.models import ScorerResolver, load_scorer
 from inference.scorer import Scorer
 from kernel.runner import Routed
 
@@ -96,19 +97,14 @@ class TimedScorer:
     def __init__(self, scorer: Scorer, metrics: ProcessMetrics) -> None:
         self.scorer = scorer
         self.metrics = metrics
-        self._info: tuple[str, str, str] | None = None
         self._announce()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.scorer, name)  # name, version, sha256, provider... as the wrapped scorer has them now
 
     def _announce(self) -> None:
-        info = (self.scorer.name, self.scorer.version, self.scorer.provider)
-        if info != self._info:  # a GPU path that failed hands over to the next one: the path label follows
-            if self._info is not None:
-                self.metrics.scorer_info.labels(*self._info).set(0)
-            self.metrics.scorer_info.labels(*info).set(1)
-            self._info = info
+        # Read after each call: a GPU path that failed hands over to the next one, and the path label follows.
+        self.metrics.scorer_in_use(self.scorer.name, self.scorer.version, self.scorer.provider)
 
     def score(self, features: Mapping[str, float]) -> Decimal:
         return self.score_batch([features])[0]
@@ -119,3 +115,8 @@ class TimedScorer:
         self.metrics.scorer_batch_seconds.labels(self.scorer.provider).observe(time.perf_counter() - started)
         self._announce()
         return scores
+
+
+def timed_resolver(metrics: ProcessMetrics) -> ScorerResolver:
+    """``load_scorer`` for models activated on the log, timed and announced like the starting one."""
+    return lambda spec: TimedScorer(load_scorer(spec), metrics)

@@ -129,3 +129,11 @@ def test_the_names_a_dashboard_and_alert_rules_use_are_extracted(tmp_path: Path)
     (tmp_path / "alert-rules.yml").write_text("groups:\n- rules:\n  - expr: aitrader_projection_stopped == 1\n")
     (tmp_path / "notes.yml").write_text("aitrader_not_a_rule: 1\n")
     assert deploy_metric_names(tmp_path) == {"aitrader_batch_seconds", "aitrader_outputs_total", "aitrader_projection_stopped"}
+
+
+def test_the_scorer_that_scored_last_is_the_one_in_use() -> None:
+    metrics = ProcessMetrics("processors")
+    metrics.scorer_in_use("baseline", "1.0.0", "python")
+    metrics.scorer_in_use("gbm-bars", "1.0.0", "CPUExecutionProvider")
+    found = parse(metrics.render().decode())
+    assert by_label(found, "aitrader_scorer_info", "model") == {"gbm-bars": 1}
