@@ -58,8 +58,9 @@ def monitor(
         console.print(f"[bold red]{breach.state.value}[/]: {breach.reason} (after {detection.cause}{lag})")
 
     account = AccountMonitor(limits)
-    # The monitor reports the broker's free disk: it is the one long-running process that runs beside the local
-    # stack's broker and polls on a timer whether or not anything trades, so the figure stays fresh while all is quiet.
+    # The monitor reports the broker's free disk: a deployment runs exactly one (workers run several, so one series
+    # per broker rather than copies), it is the ops process already watching the whole account, and it polls every
+    # second whether or not anything trades, so the figure stays fresh while all is quiet.
     data_dir = broker_data_dir or StackPaths.current().data
     watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
     watch.run(stop_at_end=stop_at_end)
