@@ -12,13 +12,27 @@ from api import errors, inputs, redact
 from api.auth import Authenticator
 from api.broker import BrokerProbe
 from api.console import headers, pages
-from api.sessions import Sessions
 from api.database import Database
-from api.metrics import Metrics
+from api.metrics import ApiMetrics
 from api.monitor import Tailer
 from api.pagination import Cursors
 from api.revocations import RevocationListener
-from api.routers import audit, bars, control, events, export, fills, health, ledger, monitor, orders, replays, signals, trace
+from api.routers import (
+    audit,
+    bars,
+    control,
+    events,
+    export,
+    fills,
+    health,
+    ledger,
+    monitor,
+    orders,
+    replays,
+    signals,
+    trace,
+)
+from api.sessions import Sessions
 from api.settings import ApiSettings
 from contract import __version__
 from projections.db import auth_schema
@@ -62,7 +76,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.cursors = Cursors(settings.cursor_key)
     app.state.ready = health.Recent(settings.ready_cache_s)
-    app.state.metrics = Metrics()
+    app.state.metrics = ApiMetrics()
     app.state.sessions = Sessions(settings.console_session_s)
     app.middleware("http")(headers.secure)
     app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too

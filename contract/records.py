@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from contract.events import Event
 from contract.serde import DecodeError, EventCodec
 
+# Set by `aitrader ingest` on every input record: ASCII decimal epoch milliseconds of the wall clock when it was
+# produced, for the wall-time latency metrics (eventlog/metrics.py). It varies from run to run, so nothing derived
+# from a record ever copies it into event bytes.
+INGEST_WALL_HEADER = "aitrader-ingest-wall-ms"
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:

@@ -14,7 +14,9 @@ latest record by more than the tolerance. That happens when symbols sharing a
 partition are loaded one after another instead of together.
 
 Pacing (``speed``) replays the merged stream in event time, e.g. ``speed=10``
-sends an hour of trading in six minutes.
+sends an hour of trading in six minutes. Every record carries the wall clock of
+its sending in the header ``aitrader-ingest-wall-ms`` (never in its bytes): in
+paced mode the kernel's tick -> fill wall-time latency is then a live figure.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from contract.sequencing import (
 )
 from contract.topics import INPUTS
 from eventlog.logtail import PartitionTail
+from eventlog.metrics import ingest_wall_header
 from eventlog.producer import EventProducer
 from marketdata.tickfile import BadRow, TickParser, parse_lines
 
@@ -267,7 +270,8 @@ def publish_merged(
             if delay > 0:
                 producer.flush()
                 time.sleep(delay)
-        producer.send(INPUTS, event.symbol, event)
+        # The wall clock rides in a header, never in the event: the tick -> fill wall-time metric reads it.
+        producer.send(INPUTS, event.symbol, event, headers=ingest_wall_header())
         if isinstance(event, Tick):
             sent.counts[(event.venue, event.symbol)] += 1
         else:

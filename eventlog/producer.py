@@ -51,12 +51,15 @@ class EventProducer:
         self._producer = Producer(producer_config(bootstrap_servers, security))
         self._failures: list[str] = []
         self.delivered = 0
+        self._acked: dict[str, int] = {}  # topic -> records acknowledged since the last take_acked()
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._failures.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
         else:
             self.delivered += 1
+            topic = msg.topic()
+            self._acked[topic] = self._acked.get(topic, 0) + 1
 
     def send(
         self,
@@ -113,3 +116,8 @@ class EventProducer:
         if self._failures:
             failures, self._failures = self._failures, []
             raise DeliveryError(f"{len(failures)} delivery failures, first: {failures[0]}")
+
+    def take_acked(self) -> dict[str, int]:
+        """Records acknowledged per topic since the last call (metrics read it after a flush)."""
+        acked, self._acked = self._acked, {}
+        return acked

@@ -19,7 +19,7 @@ from contract.events import (
     TradingStateApplied,
 )
 from contract.ids import id_from_record
-from contract.records import RawRecord, UndecodableRecord, decode
+from contract.records import INGEST_WALL_HEADER, RawRecord, UndecodableRecord, decode
 from contract.serde import EventCodec
 from contract.topics import INPUTS, TopicSpec, topic_for
 from kernel.engine import PRODUCER, TradingKernel
@@ -51,7 +51,8 @@ def dead_letter(record: RawRecord, logical_topic: str, stage: str, reason: str, 
         reason=reason,
         key=record.key,
         value=record.value,
-        headers={k: v for k, v in record.headers if v is not None},
+        # The ingest wall clock differs from run to run: a copy of it would make a replay's dead letter differ from live's.
+        headers={k: v for k, v in record.headers if v is not None and k != INGEST_WALL_HEADER},
     )
 
 

@@ -34,6 +34,7 @@ from contract.events import ConfigApplied, ProjectionRecordSkipped
 from contract.serde import EventCodec
 from contract.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
 from eventlog.consumer import LogReader, RawRecord, UndecodableRecord, decode
+from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
 from kernel.runner import dead_letter
 from oms.instruments import UnknownInstrument
@@ -134,8 +135,10 @@ class Projector:
         projections: Sequence[Projection] = PROJECTIONS,
         context: Context | None = None,
         batch_size: int = DEFAULT_BATCH,
+        metrics: ProcessMetrics | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.metrics = metrics
         self.database_url = database_url
         self.schema = schema
         self.namespace = namespace or Namespace()
@@ -200,11 +203,14 @@ class Projector:
                 continue
             topic = self.namespace.topic(spec)
             ranges, covered = self._ranges(conn, ends, topic, readers)
+            self._report_lag(topic, covered, ranges)
             batches = prefetched(self._decoded(reader, topic, ranges))
             try:
                 for records, decoded in batches:
                     report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition], skips)
                     covered[report.partition] = records[-1].offset + 1
+                    self._report_lag(topic, covered, ranges)
+                    self._report_batch(report)
                     totals.add(report)
                     if on_batch is not None:
                         on_batch(report)
@@ -212,6 +218,20 @@ class Projector:
                         return
             finally:
                 batches.close()  # stops the reading thread before the reader is used again
+
+    def _report_lag(self, topic: str, covered: Mapping[int, int], ranges: Mapping[int, tuple[int, int]]) -> None:
+        """Records not applied yet per partition, against the ends this pass reads to."""
+        if self.metrics is None:
+            return
+        lags = {p: ranges[p][1] - max(start, ranges[p][0]) if p in ranges else 0 for p, start in covered.items()}
+        self.metrics.set_lag(topic, lags)
+        for partition, lag in lags.items():
+            self.metrics.projection_lag.labels(topic, str(partition)).set(lag)
+
+    def _report_batch(self, report: BatchReport) -> None:
+        if self.metrics is not None:
+            self.metrics.count_inputs(report.topic, report.partition, report.records)
+            self.metrics.observe_batch(report.seconds)
 
     def _fold_announcements(self, reader: LogReader, ends: LogReader) -> None:
         """Folds the ``ConfigApplied`` events not read yet into the context's reference data (a small topic)."""
@@ -267,6 +287,8 @@ class Projector:
             if result.dead:
                 self._dead_letter(spec, result.dead)  # acknowledged before the offsets commit
         if result.refusals:
+            if self.metrics is not None:
+                self.metrics.projection_stopped.set(1)
             raise ProjectionStopped(result.refusals, spec, self.namespace)
         return BatchReport(records[0].topic, partition, len(records), result.applied, len(result.dead), time.perf_counter() - started)
 
@@ -279,3 +301,6 @@ class Projector:
             event = dead_letter(poison.record, f"{poison.stage}:{spec.name}", poison.stage, poison.reason, poison.error_type)
             self._producer.send(DEAD_LETTER, event.source_topic, event)
         self._producer.flush()
+        if self.metrics is not None:
+            self.metrics.count_outputs(self._producer.take_acked())
+            self.metrics.count_dead_letters(poison.error_type for poison in dead)

@@ -27,7 +27,15 @@ from aitrader.commands.audit_keys import (
     reader,
     statements_file,
 )
-from aitrader.commands.common import console, fail, format_time_ms, parse_time_ms, zone
+from aitrader.commands.common import (
+    METRICS_PORT_OPTION,
+    console,
+    fail,
+    format_time_ms,
+    parse_time_ms,
+    serve_metrics,
+    zone,
+)
 from aitrader.stack.endpoints import endpoints
 from audit.events import Checkpoint
 from audit.sign import (
@@ -158,6 +166,7 @@ def notary(
     directory: Path | None = KeyDirOption,
     poll: float = typer.Option(POLL_S, min=0.05, help="Seconds to wait when there is nothing new."),
     seal_after: float = typer.Option(SEAL_AFTER_S, min=0.0, help="Seconds after which a caught-up partition's tail is sealed."),
+    metrics_port: int = METRICS_PORT_OPTION,
 ) -> None:
     """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints."""
     home = key_dir(directory)
@@ -174,7 +183,7 @@ def notary(
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
-    worker = Notary(bootstrap, space, key, every, root=root, certificate=certificate)
+    worker = Notary(bootstrap, space, key, every, root=root, certificate=certificate, metrics=serve_metrics("notary", metrics_port))
     try:
         resumed = worker.resume()
         if resumed.published is not None:

@@ -1,4 +1,4 @@
-"""What every command shares: the console, clear failures, time arguments, settings files."""
+"""What every command shares: the console, clear failures, time arguments, settings files, the metrics port."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
+
+from eventlog.metrics import ProcessMetrics
 
 console = Console(stderr=True, soft_wrap=True)  # messages are never cut or wrapped mid-word
 
@@ -72,3 +74,20 @@ def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str
                     settings.update([setting_pair(line, f"{settings_file}:{number}")])
     settings.update(setting_pairs(overrides, "-s"))
     return settings
+
+
+METRICS_PORT_OPTION = typer.Option(
+    0, "--metrics-port", min=0, max=65535,
+    help="Serve Prometheus metrics at /metrics on this port; 0 (default) picks a free one and prints "
+    "'metrics on http://HOST:PORT/metrics' on stderr. Host: AITRADER_METRICS_HOST, else 127.0.0.1.",
+)
+
+
+def serve_metrics(process: str, port: int) -> ProcessMetrics:
+    """The process's metrics, served on ``port`` from now on (the line naming the port goes to stderr)."""
+    metrics = ProcessMetrics(process)
+    try:
+        metrics.serve(port)
+    except OSError as exc:
+        raise fail(f"cannot serve metrics on port {port}: {exc}") from None
+    return metrics

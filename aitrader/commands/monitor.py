@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from aitrader.commands.common import console
+from aitrader.commands.common import METRICS_PORT_OPTION, console, serve_metrics
 from aitrader.stack.endpoints import endpoints
+from aitrader.stack.paths import StackPaths
 from contract.events import TradingStateChanged
-from contract.topics import Namespace
+from contract.topics import INPUTS, Namespace
 from eventlog.control import publish_control
 from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
@@ -20,6 +23,11 @@ def monitor(
     max_daily_loss: str = typer.Option("25000", help="Account daily loss limit (USD); 0 disables."),
     namespace: str = typer.Option("", help="Topic name prefix."),
     stop_at_end: bool = typer.Option(False, "--stop-at-end", help="Exit once the fills on the log are folded."),
+    metrics_port: int = METRICS_PORT_OPTION,
+    broker_data_dir: Path | None = typer.Option(
+        None, "--broker-data-dir", file_okay=False,
+        help="The broker's data directory, whose free space /metrics reports; default: the local stack's.",
+    ),
 ) -> None:
     """Watch fills across all partitions; on an account-wide breach send REDUCING or HALTED to every kernel.
 
@@ -34,21 +42,27 @@ def monitor(
         raise typer.BadParameter(str(exc)) from None
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
+    metrics = serve_metrics("monitor", metrics_port)
 
     def act(detection: Detection) -> None:
         breach = detection.breach
-        publish_control(
+        written = publish_control(
             bootstrap,
             space,
             None,
             lambda envelope: TradingStateChanged(envelope, None, breach.state, breach.reason, ACTOR),
             f"{ACTOR} {breach.state.value} after {detection.cause}",
         )
+        metrics.count_outputs({space.topic(INPUTS): len(written)})  # publish_control returns once they are acknowledged
         lag = "" if detection.cause == "start" else f", detected {detection.lag_ms:,} ms of event time later"
         console.print(f"[bold red]{breach.state.value}[/]: {breach.reason} (after {detection.cause}{lag})")
 
     account = AccountMonitor(limits)
-    watch = AccountWatch(bootstrap, space, account, act)
+    # The monitor reports the broker's free disk: a deployment runs exactly one (workers run several, so one series
+    # per broker rather than copies), it is the ops process already watching the whole account, and it polls every
+    # second whether or not anything trades, so the figure stays fresh while all is quiet.
+    data_dir = broker_data_dir or StackPaths.current().data
+    watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
     watch.run(stop_at_end=stop_at_end)
     if watch.waiting_for is not None:
         console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")

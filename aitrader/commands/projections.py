@@ -26,7 +26,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aitrader.commands.common import console, fail, format_time_ms
+from aitrader.commands.common import (
+    METRICS_PORT_OPTION,
+    console,
+    fail,
+    format_time_ms,
+    serve_metrics,
+)
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
@@ -265,6 +271,7 @@ def projector(
     batch_size: int = typer.Option(DEFAULT_BATCH, "--batch-size", min=1, max=100_000),
     name: list[str] = typer.Option(None, "--name", help="Only these projections (repeatable); all when omitted."),
     migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Upgrade the schema before starting."),
+    metrics_port: int = METRICS_PORT_OPTION,
 ) -> None:
     """Project the log into PostgreSQL, exactly once: rows and consumed offsets commit together."""
     schema = _schema(schema)
@@ -286,7 +293,8 @@ def projector(
             window.update(at=now, records=0, dead=0)
 
     log.info("projecting %s into schema %s (namespace %r)", ", ".join(p.name for p in chosen), schema, namespace)
-    runner = Projector(bootstrap, url, schema, Namespace(namespace), chosen, batch_size=batch_size)
+    metrics = serve_metrics("projector", metrics_port)
+    runner = Projector(bootstrap, url, schema, Namespace(namespace), chosen, batch_size=batch_size, metrics=metrics)
     while True:
         try:
             totals = runner.run(stop_at_end=stop_at_end, should_stop=stop, on_batch=report)

@@ -15,7 +15,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from aitrader.commands.common import console, fail, parse_settings
+from aitrader.commands.common import (
+    METRICS_PORT_OPTION,
+    console,
+    fail,
+    parse_settings,
+    serve_metrics,
+)
 from aitrader.stack.endpoints import endpoints
 from contract.topics import INPUTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -100,6 +106,7 @@ def processors(
         round(BATCH_WITHIN_S * 1000), min=1, help="Longest a batch waits to fill before it is applied (a lone tick's added latency)."
     ),
     log_level: str = typer.Option("info", help="Worker log level."),
+    metrics_port: int = METRICS_PORT_OPTION,
 ) -> None:
     """Run the trading kernel on the sequenced input topic, one kernel per partition.
 
@@ -123,7 +130,8 @@ def processors(
         highlight=False,
     )
     config = PipelineConfig(
-        bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch, batch_within_s=batch_wait_ms / 1000
+        bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch, batch_within_s=batch_wait_ms / 1000,
+        metrics=serve_metrics("processors", metrics_port),
     )
     worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
     with ProgressView(worker.ends) as view:

@@ -13,7 +13,7 @@ import psycopg
 import sqlalchemy as sa
 from confluent_kafka import KafkaException
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from api import applied
 from api.auth import STATUS, require
@@ -197,5 +197,5 @@ def status(request: Request) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
-def metrics(request: Request) -> str:
-    return request.app.state.metrics.render()
+def metrics(request: Request) -> Response:
+    return request.app.state.metrics.response()

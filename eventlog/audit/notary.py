@@ -40,6 +40,7 @@ from eventlog.audit.onlog import (
     log_reader,
     read_audit_log,
 )
+from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
 
 SEAL_EVERY = 10_000
@@ -77,6 +78,7 @@ class Notary:
         specs: tuple[TopicSpec, ...] = EVENT_TOPICS,
         root: PublicKey | None = None,
         certificate: KeyStatement | None = None,
+        metrics: ProcessMetrics | None = None,
     ) -> None:
         if every < 1:
             raise ValueError("a checkpoint must seal at least one record")
@@ -88,6 +90,7 @@ class Notary:
         self.specs = specs
         self.root = root
         self.certificate = certificate
+        self.metrics = metrics
         self.reader = log_reader(bootstrap)
         self.producer = EventProducer(bootstrap, namespace)
         self.sealer = Sealer(namespace.prefix, key, every)
@@ -158,26 +161,39 @@ class Notary:
         """Chains every partition up to its end offset now, a topic's partitions merged by time; seals every
         ``every`` records and, if asked, the rest."""
         stats = PassStats()
+        started = time.perf_counter()
         for spec in self.specs:
             topic = self.namespace.topic(spec)
             marks = sorted(self.reader.watermarks(topic).items())
             feeds = {}
+            lags = {}
             for partition, (low, high) in marks:
                 chain = self.sealer.chain(spec.name, partition, low)
                 if chain is None:
                     stats.skipped.append(f"{topic}[{partition}]: offsets below {low} are gone; no chain from genesis")
-                elif chain.last_offset + 1 < high:
-                    feeds[partition] = self._feed(topic, partition, chain.last_offset + 1, high)
+                else:
+                    lags[partition] = high - (chain.last_offset + 1)
+                    if lags[partition] > 0:
+                        feeds[partition] = self._feed(topic, partition, chain.last_offset + 1, high)
             sealed = []
+            chained = dict.fromkeys(lags, 0)
             for partition, record in by_time(feeds):
                 stats.records += 1
+                chained[partition] += 1
                 sealed += filter(None, [self.sealer.add(spec.name, len(marks), partition, record)])
             if seal_tail:
                 sealed += self.sealer.tails(spec.name, len(marks))
             for checkpoint in sealed:
                 self._send(checkpoint)
             stats.sealed += sealed
+            if self.metrics is not None:
+                self.metrics.set_lag(topic, lags)  # what this pass found to chain: 0 once the notary keeps up
+                for partition, records in chained.items():
+                    self.metrics.count_inputs(topic, partition, records)
         self.producer.flush()  # sealed checkpoints are durable before the pass counts as done
+        if self.metrics is not None:
+            self.metrics.count_outputs(self.producer.take_acked())
+            self.metrics.observe_batch(time.perf_counter() - started)
         if stats.sealed:
             self._last_seal = time.monotonic()
         return stats

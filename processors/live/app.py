@@ -89,7 +89,9 @@ from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
 from eventlog.kafka_security import KafkaSecurity, client_config
+from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
+from inference.models import load_scorer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner, Routed
@@ -97,6 +99,7 @@ from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
 from processors.live import faults
 from processors.live.broker_auth import faust_credentials
+from processors.live.observe import Applied, BatchObserver, TimedScorer, timed_resolver
 from processors.live.recovery import Recovery, recover_kernel
 
 log = logging.getLogger(__name__)
@@ -105,6 +108,7 @@ GROUP_PREFIX = "aitrader-kernel"
 BATCH_MAX = 5000
 BATCH_WITHIN_S = 0.05  # longest a lone live tick waits for company before it is processed
 STOP_CHECK_S = 0.5
+LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
 # How long the broker waits for a silent worker before its partitions go to another
 # (or to the same worker restarted): Faust's 60 s default stalls a restart after a crash.
 SESSION_TIMEOUT_S = 10.0
@@ -147,6 +151,7 @@ class PipelineConfig:
     end_offsets: Mapping[int, int] | None = None
     after_recovery: RecoveryHook | None = None
     on_applied: AppliedHook | None = None
+    metrics: ProcessMetrics | None = None  # `aitrader run processors` exposes them; replays and most tests leave them out
 
     @property
     def output_namespace(self) -> Namespace:
@@ -220,6 +225,9 @@ class KernelPipeline:
         self.assigned: set[int] = set()  # input partitions this worker holds; records of others are fenced
         self.stats = PipelineStats()
         self.fault = faults.from_environment()
+        self.observer = None if config.metrics is None else BatchObserver(config.metrics)
+        self.scorer = config.scorer if config.metrics is None else TimedScorer(config.scorer, config.metrics)
+        self.resolve = load_scorer if config.metrics is None else timed_resolver(config.metrics)
 
     def process(self, records: Sequence[RawRecord]) -> set[int]:
         """Applies the records, sends what they derive, and returns once the broker has all of it.
@@ -234,7 +242,9 @@ class KernelPipeline:
             return fenced
         if self.stats.first_input_at is None:
             self.stats.first_input_at = time.monotonic()
+        started = time.perf_counter()
         applied = self.config.on_applied
+        observed: list[Applied] = []
         for record in records:
             runner = self._runner(record)
             fresh = record.offset > runner.kernel.last_applied_offset
@@ -244,6 +254,8 @@ class KernelPipeline:
             self.stats.outputs += len(derived)
             if applied is not None and fresh:
                 applied(record, derived, runner.kernel)
+            if self.observer is not None:
+                observed.append((record, derived))
         if self.fault is not None:
             self.fault.at(faults.AFTER_APPLY, self.stats.inputs + len(records), lambda: describe_batch(records))
         self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
@@ -252,6 +264,8 @@ class KernelPipeline:
         self.stats.inputs += len(records)
         self.stats.batches += 1
         self.stats.last_flush_at = time.monotonic()
+        if self.observer is not None:
+            self.observer.flushed(observed, self.producer.take_acked(), time.perf_counter() - started)
         return fenced
 
     def _fence(self, records: Sequence[RawRecord], fenced: set[int]) -> list[RawRecord]:
@@ -277,8 +291,9 @@ class KernelPipeline:
                 record.partition,
                 record.offset,
                 self.config.settings,
-                self.config.scorer,
+                self.scorer,
                 self.calendars,
+                self.resolve,
             )
             log.info("recovered %s", recovery.describe())
             if self.config.after_recovery is not None:
@@ -428,12 +443,35 @@ class LiveWorker:
             app.task(self._report_progress)
         if config.stop_at_end:
             app.task(self._stop_at_end)
+        if config.metrics is not None:
+            app.task(self._report_lag)
         return app
 
     async def _report_progress(self, app: faust.App) -> None:
         while not app.should_stop and self._progress is not None:
             self._progress(self.pipeline.stats)
             await asyncio.sleep(self.progress_every_s)
+
+    async def _report_lag(self, app: faust.App) -> None:
+        """Sets the consumer-lag gauge: per input partition, its end offset minus the group's committed offset."""
+        metrics = cast(ProcessMetrics, self.config.metrics)
+        topic = self.config.namespace.topic(INPUTS)
+        loop = asyncio.get_running_loop()
+        probe = CommitProbe(self.config.bootstrap_servers, self.config.group, topic)
+        reader = LogReader(self.config.bootstrap_servers)
+
+        def lag() -> dict[int, int]:
+            marks = reader.watermarks(topic)
+            committed = probe.committed(sorted(marks))
+            return {p: high - (committed[p] if committed.get(p, -1) >= 0 else low) for p, (low, high) in marks.items()}
+
+        try:
+            while not app.should_stop:
+                metrics.set_lag(topic, await loop.run_in_executor(None, lag))
+                await asyncio.sleep(LAG_EVERY_S)
+        finally:
+            probe.close()
+            reader.close()
 
     async def _stop_at_end(self, app: faust.App) -> None:
         """Stops the worker once the group's committed offsets reach ``self.ends``.

@@ -21,11 +21,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from contract.events import ConfigApplied, OrderFilled
 from contract.serde import EventCodec
 from contract.topics import CONTROL, FILLS, Namespace
 from eventlog.consumer import LogReader, RawRecord, decode
+from eventlog.metrics import ProcessMetrics
 from marketdata.calendar import VenueCalendars
 from oms.account import AccountMonitor, Breach
 from oms.instruments import ReferenceData, UnknownInstrument
@@ -61,6 +63,9 @@ class AccountWatch:
     poll_interval_s: float = POLL_INTERVAL_S
     detections: list[Detection] = field(default_factory=list)
     waiting_for: str | None = None  # a symbol whose instrument no kernel announced yet
+    metrics: ProcessMetrics | None = None
+    # The broker's data directory, whose free space the metrics report (event topics keep everything).
+    broker_data_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self._codec = EventCodec()
@@ -80,8 +85,13 @@ class AccountWatch:
 
     def poll(self, reader: LogReader, live: bool) -> None:
         """Folds everything new on the fills topic (in event-time order); acts on breaches when ``live``."""
+        started = time.perf_counter()
         fills = self._new(reader, FILLS.name)
         self._announcements(reader)
+        if self.metrics is not None:
+            self.metrics.observe_batch(time.perf_counter() - started)
+            if self.broker_data_dir is not None:
+                self.metrics.observe_disk(self.broker_data_dir)
         if not fills:
             return
         fills.sort(key=lambda item: (item[1].event_time_ms, item[0].partition, item[0].offset))
@@ -125,4 +135,8 @@ class AccountWatch:
                 event = decode(self._codec, record)
                 if isinstance(event, OrderFilled) or name != FILLS.name:
                     found.append((record, event))
+        if self.metrics is not None:
+            for partition, (start, high) in ranges.items():
+                self.metrics.count_inputs(topic, partition, positions[partition] - start)
+            self.metrics.set_lag(topic, {p: high - positions[p] for p, (_, high) in marks.items()})
         return found

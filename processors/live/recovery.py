@@ -23,6 +23,7 @@ from contract.records import decode
 from contract.serde import EventCodec
 from contract.topics import INPUTS, SNAPSHOTS, Namespace
 from eventlog.consumer import LogReader
+from inference.models import ScorerResolver, load_scorer
 from inference.scorer import Scorer
 from kernel.engine import READABLE_FORMATS, snapshot_origin
 from kernel.restore import restore_kernel, snapshot_state
@@ -83,6 +84,7 @@ def recover_kernel(
     settings: KernelSettings,
     scorer: Scorer,
     calendars: VenueCalendars,
+    resolve: ScorerResolver = load_scorer,
 ) -> tuple[KernelRunner, Recovery]:
     """A runner whose kernel has applied exactly the inputs of ``partition`` before ``next_offset``.
 
@@ -92,7 +94,7 @@ def recover_kernel(
     codec = EventCodec()
     with LogReader(bootstrap_servers) as reader:
         snapshot = latest_snapshot(reader, namespace, partition, next_offset, codec) if next_offset > 0 else None
-        kernel = restore_kernel(partition, None if snapshot is None else snapshot_state(snapshot), scorer, calendars, settings)
+        kernel = restore_kernel(partition, None if snapshot is None else snapshot_state(snapshot), scorer, calendars, settings, resolve)
         if snapshot is not None and kernel.settings != settings:
             log.warning(
                 "partition %d: the snapshot's settings differ from this run's; the snapshot's stay in force "
