@@ -6,13 +6,12 @@
 - ``LiveProcesses``: the five processes (processors, projector, notary, monitor, api) started as an operator
   starts them, each on a free metrics port read from its stderr; ``names()`` is the union of the metric names
   all five expose.
-- ``deploy_metric_names()``: the metric names the dashboard and the alert rules under ``deploy/`` name (empty
-  when there are none), for the test that each of them appears in a live scrape.
+- ``CONTRACT_NAMES``: the metrics of issue 12's contract, which the dashboard and alert rules under ``deploy/``
+  use (``tests/deploy_metrics.py`` extracts those).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -28,7 +27,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy"
 PROCESSES = ("processors", "projector", "notary", "monitor", "api")
 # The metrics contract of issue 12: every name the dashboard and the alert rules may use.
 CONTRACT_NAMES = frozenset({
@@ -39,8 +37,6 @@ CONTRACT_NAMES = frozenset({
     "aitrader_api_request_seconds", "aitrader_api_requests_total", "aitrader_broker_disk_free_bytes",
 })
 METRICS_LINE = re.compile(r"metrics on (http://[\d.]+:\d+/metrics)")
-NAME = re.compile(r"\baitrader_[a-z_]+\b")
-HISTOGRAM_PART = re.compile(r"_(bucket|sum|count)$")
 START_TIMEOUT_S = 60.0
 
 Scrape = dict[str, list[Sample]]
@@ -75,23 +71,6 @@ def by_label(found: Scrape, name: str, label: str, **labels: str) -> dict[str, f
 def _samples(found: Scrape, name: str, labels: dict[str, str]) -> list[Sample]:
     """The samples named ``name`` (a histogram's ``_sum`` too) that carry ``labels``."""
     return [s for family in found.values() for s in family if s.name == name and labels.items() <= s.labels.items()]
-
-
-def deploy_metric_names(root: Path = DEPLOY) -> set[str]:
-    """Metric names in the dashboards (``*.json``) and alert rules (``*rules*.yml``/``.yaml``) under ``deploy/``.
-
-    A histogram's ``_bucket``/``_sum``/``_count`` series count as the histogram. Empty when there are none.
-    """
-    names: set[str] = set()
-    if not root.is_dir():
-        return names
-    files = [*root.rglob("*.json"), *root.rglob("*rules*.yml"), *root.rglob("*rules*.yaml")]
-    for path in files:
-        text = path.read_text(errors="replace")
-        if path.suffix == ".json":
-            text = json.dumps(json.loads(text))  # the expressions, wherever the dashboard nests them
-        names |= set(NAME.findall(text))
-    return {HISTOGRAM_PART.sub("", name) if HISTOGRAM_PART.sub("", name) in CONTRACT_NAMES else name for name in names}
 
 
 def free_port() -> int:

@@ -32,6 +32,7 @@ from tests.deploy_metrics import (
     metric_names,
     rule_expressions,
 )
+from tests.metric_scrape import CONTRACT_NAMES
 
 PROMETHEUS = DEPLOY / "prometheus"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yml").read_text())
@@ -114,9 +115,6 @@ def test_every_file_a_service_mounts_is_in_the_repository(name: str) -> None:
 # ---------------------------------------------------------------- the commands compose runs exist in the CLI
 
 CLI = typer.main.get_command(app)
-# Options another branch adds to the processes (metrics contract: `--metrics-port`); until it lands, a service
-# using one is an expected failure, and the test passes by itself once the option exists.
-PENDING_OPTIONS = {"--metrics-port", "--broker-data-dir"}
 
 
 def _leaf(args: list[str]) -> tuple[Any, list[str], list[str]]:
@@ -144,9 +142,7 @@ def test_every_command_compose_runs_exists_in_the_cli_with_its_options(name: str
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     used = {word.split("=", 1)[0] for word in rest if word.startswith("-")}
     unknown = used - known
-    assert not unknown - PENDING_OPTIONS, f"{name}: `aitrader {' '.join(words)}` has no option {sorted(unknown)}"
-    if unknown:
-        pytest.xfail(f"{name}: {sorted(unknown)} comes with the metrics branch")
+    assert not unknown, f"{name}: `aitrader {' '.join(words)}` has no option {sorted(unknown)}"
     # Parsing the whole line checks the values too (types, ranges, the positional arguments).
     command.make_context(" ".join(["aitrader", *words]), rest)
 
@@ -265,27 +261,6 @@ def test_the_grafana_datasource_is_the_one_the_dashboard_names() -> None:
 
 
 # ---------------------------------------------------------------- the metric names the dashboard and rules use
-
-# The metrics contract of issue 12 (the metrics branch implements it); a literal copy here, on purpose.
-CONTRACT_NAMES = {
-    "aitrader_inputs_total",
-    "aitrader_outputs_total",
-    "aitrader_batch_seconds",
-    "aitrader_consumer_lag",
-    "aitrader_dead_letters_total",
-    "aitrader_risk_refusals_total",
-    "aitrader_trading_state",
-    "aitrader_tick_to_fill_event_seconds",
-    "aitrader_tick_to_fill_wall_seconds",
-    "aitrader_scorer_info",
-    "aitrader_scorer_batch_seconds",
-    "aitrader_projection_lag",
-    "aitrader_projection_stopped",
-    "aitrader_api_request_seconds",
-    "aitrader_api_requests_total",
-    "aitrader_broker_disk_free_bytes",
-}
-
 
 def test_the_dashboard_and_the_rules_use_exactly_the_contracts_metrics() -> None:
     assert deploy_metric_names() == CONTRACT_NAMES

@@ -31,13 +31,13 @@ from eventlog.admin import TopicAdmin
 from eventlog.audit.onlog import EVENT_TOPICS
 from eventlog.consumer import LogReader
 from projections.registry import TOPICS
+from tests.deploy_metrics import deploy_metric_names
 from tests.metric_scrape import (
     CONTRACT_NAMES,
     ROOT,
     LiveProcesses,
     Scrape,
     by_label,
-    deploy_metric_names,
     value,
 )
 from tests.scratch import drop_with_companions, fresh_schema

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +22,6 @@ from processors.live.observe import BatchObserver, TimedScorer
 from tests.metric_scrape import (
     CONTRACT_NAMES,
     by_label,
-    deploy_metric_names,
     parse,
     scrape,
     value,
@@ -118,17 +115,6 @@ def test_the_timed_scorer_scores_as_the_wrapped_one_and_reports_its_path() -> No
     found = parse(metrics.render().decode())
     assert value(found, "aitrader_scorer_info", model=scorer.name, version=scorer.version, path=scorer.provider) == 1
     assert value(found, "aitrader_scorer_batch_seconds_count", path=scorer.provider) == 2
-
-
-def test_the_names_a_dashboard_and_alert_rules_use_are_extracted(tmp_path: Path) -> None:
-    assert deploy_metric_names(tmp_path / "absent") == set()
-    (tmp_path / "grafana").mkdir()
-    panel = {"panels": [{"targets": [{"expr": "histogram_quantile(0.99, rate(aitrader_batch_seconds_bucket[5m]))"}]},
-                        {"targets": [{"expr": "sum by (topic) (rate(aitrader_outputs_total[1m]))"}]}]}
-    (tmp_path / "grafana" / "aitrader.json").write_text(json.dumps(panel))
-    (tmp_path / "alert-rules.yml").write_text("groups:\n- rules:\n  - expr: aitrader_projection_stopped == 1\n")
-    (tmp_path / "notes.yml").write_text("aitrader_not_a_rule: 1\n")
-    assert deploy_metric_names(tmp_path) == {"aitrader_batch_seconds", "aitrader_outputs_total", "aitrader_projection_stopped"}
 
 
 def test_the_scorer_that_scored_last_is_the_one_in_use() -> None:
