@@ -169,6 +169,8 @@ class Projector:
                 try:
                     before = totals.records
                     self._pass(conn, reader, ends, totals, should_stop, on_batch)
+                    if self.metrics is not None:
+                        self.metrics.projection_stopped.set(0)  # a whole pass went through: no projection is stopped
                 except OffsetsMovedBack:
                     continue  # someone reset offsets: read again from what the database says
                 except UnknownInstrument as exc:

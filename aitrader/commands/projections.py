@@ -86,6 +86,16 @@ def _stopped(exc: ProjectionStopped, after: str = "") -> typer.Exit:
     return fail(escape(f"{exc}{after}"), code=1)
 
 
+def _sleep_unless_stopped(stop: Callable[[], bool], seconds: float) -> bool:
+    """Sleeps up to ``seconds``; True as soon as a stop is asked."""
+    deadline = time.monotonic() + seconds
+    while not stop():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _stop_flag() -> Callable[[], bool]:
     """SIGINT/SIGTERM ask for a stop between batches (the current batch commits or rolls back whole)."""
     asked: list[int] = []
@@ -295,12 +305,22 @@ def projector(
     log.info("projecting %s into schema %s (namespace %r)", ", ".join(p.name for p in chosen), schema, namespace)
     metrics = serve_metrics("projector", metrics_port)
     runner = Projector(bootstrap, url, schema, Namespace(namespace), chosen, batch_size=batch_size, metrics=metrics)
+    waiting_at = ""
     while True:
         try:
             totals = runner.run(stop_at_end=stop_at_end, should_stop=stop, on_batch=report)
             break
         except ProjectionStopped as exc:
-            raise _stopped(exc) from None
+            if stop_at_end:
+                raise _stopped(exc) from None
+            # Staying up keeps the stopped gauge (the alert) visible and lets the decision, once on the log, take
+            # effect by itself; exiting would only meet the same record again after a restart.
+            if str(exc) != waiting_at:
+                waiting_at = str(exc)
+                log.error("%s\nWaiting for that decision: the projector goes on by itself once it is on the log.", exc)
+            if _sleep_unless_stopped(stop, RESTART_S):
+                log.info("stopped while waiting at a refused record")
+                return
         except (psycopg.OperationalError, KafkaException, DeliveryError) as exc:
             if stop_at_end or stop():
                 raise

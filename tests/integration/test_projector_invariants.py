@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from eventlog.consumer import LogReader, decode
 from eventlog.producer import EventProducer
 from projections.db import connect
 from projections.projector import ProjectionStopped, Projector
+from tests.metric_scrape import METRICS_LINE, scrape, value
 from tests.scratch import drop_with_companions, fresh_schema
 
 pytestmark = pytest.mark.infra
@@ -169,22 +171,48 @@ def test_a_fill_the_ledger_refuses_stops_the_projection_at_its_offset(
     assert _tables(database_url, schema) == before
 
 
-def test_run_projector_exits_1_with_the_error_on_stderr_instead_of_restarting(
-    kafka_bootstrap: str, database_url: str, fills_log: Namespace, schema: str
+def _until(condition: Callable[[], bool], what: str, process: subprocess.Popen[str], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the projector exited with {process.returncode} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s}s")
+        time.sleep(0.2)
+
+
+def test_run_projector_waits_at_the_refused_record_says_so_once_and_goes_on_after_the_skip_decisions(
+    kafka_bootstrap: str, database_url: str, fills_log: Namespace, schema: str, tmp_path: Path
 ) -> None:
-    """Without --stop-at-end the projector runs until stopped; a refused record must end it, not loop it."""
+    """Without --stop-at-end the projector stays up at a refused record: the stopped gauge (the alert's input)
+    reads 1, the error is on stderr once, it neither exits nor restarts, and the decision on the log lets it go on."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
+    stderr = tmp_path / "projector.stderr"
+    command = [sys.executable, "-m", "aitrader", "run", "projector", "--namespace", fills_log.prefix, "--schema", schema,
+               "--no-migrate", "--metrics-port", "0"]
+    with stderr.open("w") as sink:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=sink, text=True)
     try:
-        result = _cli(
-            kafka_bootstrap, database_url, "run", "projector", "--namespace", fills_log.prefix, "--schema", schema, "--no-migrate",
-            timeout_s=90,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"the projector kept running past the refused record: {exc.stderr!r}") from None
-    assert result.returncode == 1, result.stderr
-    assert "projection ledger stopped" in result.stderr and "offset 2" in result.stderr
-    assert f"aitrader projections skip --projection ledger --topic fills --partition {ES_PARTITION} --offset 2" in result.stderr
-    assert "restarting" not in result.stderr
-    assert _ledger(database_url, schema, fills_log)["offsets"]["ledger"] == 2
+        said = lambda: stderr.read_text(errors="replace")  # noqa: E731
+        _until(lambda: METRICS_LINE.search(said()) is not None, "metrics address", process)
+        url = METRICS_LINE.search(said()).group(1)
+        _until(lambda: value(scrape(url), "aitrader_projection_stopped") == 1, "stopped gauge at 1", process)
+        assert _ledger(database_url, schema, fills_log)["offsets"]["ledger"] == 2
+        time.sleep(6)  # more than one retry: still up, still stopped, the error said once
+        assert process.poll() is None and value(scrape(url), "aitrader_projection_stopped") == 1
+        text = said()
+        assert text.count("projection ledger stopped") == 1 and "offset 2" in text and "restarting" not in text
+        assert f"aitrader projections skip --projection ledger --topic fills --partition {ES_PARTITION} --offset 2" in text
+
+        for offset in REFUSED:
+            assert _skip(kafka_bootstrap, database_url, fills_log, offset, f"test decision {offset}").returncode == 0
+        _until(lambda: _ledger(database_url, schema, fills_log)["offsets"].get("ledger") == len(FILLS_ON_LOG), "ledger at the end", process)
+        _until(lambda: value(scrape(url), "aitrader_projection_stopped") == 0, "stopped gauge back at 0", process)
+        assert _ledger(database_url, schema, fills_log)["fills"] == ["fill-0", "fill-1", "fill-3", "fill-5"]
+    finally:
+        process.terminate()
+        code = process.wait(timeout=60)
+    assert code == 0, said()
 
 
 # --- the audited skip ------------------------------------------------------------
