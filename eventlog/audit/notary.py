@@ -33,6 +33,7 @@ from audit.sign import PublicKey, SigningKey
 from audit.trust import KeyStatement, Standing, Trust, describe_namespace
 from audit.verify import judge
 from contract.topics import AUDIT_CHECKPOINTS, Namespace, TopicSpec
+from eventlog import faults
 from eventlog.audit.onlog import (
     EVENT_TOPICS,
     AuditLog,
@@ -92,6 +93,8 @@ class Notary:
         self.producer = EventProducer(bootstrap, namespace)
         self.sealer = Sealer(namespace.prefix, key, every)
         self._last_seal = time.monotonic()
+        self._fault = faults.from_environment()  # tests only (eventlog/faults.py)
+        self._chained = 0  # records chained since start, what the fault counts
 
     def close(self) -> None:
         self.producer.flush()
@@ -171,10 +174,13 @@ class Notary:
             sealed = []
             for partition, record in by_time(feeds):
                 stats.records += 1
+                self._chained += 1
                 sealed += filter(None, [self.sealer.add(spec.name, len(marks), partition, record)])
             if seal_tail:
                 sealed += self.sealer.tails(spec.name, len(marks))
             for checkpoint in sealed:
+                if self._fault is not None:
+                    self._fault.at(faults.BEFORE_SEAL, self._chained, lambda: f"checkpoint {checkpoint.where}")
                 self._send(checkpoint)
             stats.sealed += sealed
         self.producer.flush()  # sealed checkpoints are durable before the pass counts as done
