@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+
 from contract.topics import Namespace
 from eventlog import faults
 from eventlog.faults import ENVIRONMENT as FAULT_ENVIRONMENT
@@ -165,7 +167,10 @@ class Chaos:
 def committed_to_end(bootstrap: str, namespace: Namespace) -> bool:
     """Whether the kernel group's committed input offsets reached the inputs' end offsets now."""
     group = WorkerGroup(bootstrap, namespace, Path())
-    ends, committed = group.ends(), group.committed()
+    try:
+        ends, committed = group.ends(), group.committed()
+    except KafkaException:  # a broker just restarted is still loading the group: ask again
+        return False
     return all(committed.get(p, -1) >= end for p, end in ends.items() if end > 0)
 
 
