@@ -22,9 +22,10 @@ points, by process (``N`` counts that process's own unit of work)
   ``before-commit`` projector (``projections/projector.py``), records
                     projected: a batch's rows and offsets are written inside
                     its transaction, not yet committed;
-  ``before-seal``   notary (``eventlog/audit/notary.py``), records chained: a
-                    checkpoint is computed and signed, not yet produced (those
-                    before it in the pass may be produced, none is flushed);
+  ``before-seal``   notary (``eventlog/audit/notary.py``), checkpoints
+                    produced: the next checkpoint is computed and signed, not
+                    yet produced (those before it in the pass may be produced,
+                    none is flushed);
   ``mid-fold``      account monitor (``processors/live/monitor.py``), fills
                     folded: in the middle of a poll's fills, the rest of them
                     not folded yet.
@@ -67,7 +68,7 @@ UNITS = {
     BEFORE_APPLY: "inputs applied",
     AFTER_APPLY: "inputs applied",
     BEFORE_COMMIT: "records projected",
-    BEFORE_SEAL: "records chained",
+    BEFORE_SEAL: "checkpoints produced",
     MID_FOLD: "fills folded",
 }
 POINTS = tuple(UNITS)

@@ -94,7 +94,7 @@ class Notary:
         self.sealer = Sealer(namespace.prefix, key, every)
         self._last_seal = time.monotonic()
         self._fault = faults.from_environment()  # tests only (eventlog/faults.py)
-        self._chained = 0  # records chained since start, what the fault counts
+        self._produced = 0  # checkpoints produced since start, what the fault counts
 
     def close(self) -> None:
         self.producer.flush()
@@ -174,14 +174,14 @@ class Notary:
             sealed = []
             for partition, record in by_time(feeds):
                 stats.records += 1
-                self._chained += 1
                 sealed += filter(None, [self.sealer.add(spec.name, len(marks), partition, record)])
             if seal_tail:
                 sealed += self.sealer.tails(spec.name, len(marks))
             for checkpoint in sealed:
                 if self._fault is not None:
-                    self._fault.at(faults.BEFORE_SEAL, self._chained, lambda: f"checkpoint {checkpoint.where}")
+                    self._fault.at(faults.BEFORE_SEAL, self._produced, lambda: f"checkpoint {checkpoint.where}")
                 self._send(checkpoint)
+                self._produced += 1
             stats.sealed += sealed
         self.producer.flush()  # sealed checkpoints are durable before the pass counts as done
         if stats.sealed:
