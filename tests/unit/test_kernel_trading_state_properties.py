@@ -22,7 +22,6 @@ from contract.events import (
     OrderDenied,
     OrderFilled,
     OrderInitialized,
-    Side,
     Tick,
     TradingState,
     TradingStateChanged,
