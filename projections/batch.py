@@ -205,10 +205,13 @@ def apply_batch(
         consumed, skipped, refusal = _apply_projection(conn, projection, mine, context, skips or {})
         end = last + 1 if refusal is None else refusal.item.record.offset
         last_time = max((i.event.event_time_ms for i in consumed), default=None)
-        offsets.advance(conn, projection.name, topic, partition, end, len(consumed), last_time)
+        # Records passed, copies and poison included: a count of consumed items would hang on where batches break
+        # (a copy is dropped inside a batch, kept across two), so a crash would change it.
+        passed = sum(1 for r in records if start <= r.offset < end)
+        offsets.advance(conn, projection.name, topic, partition, end, passed, last_time)
         dead += skipped
         refusals += [refusal] if refusal else []
-        applied = max(applied, sum(1 for r in records if start <= r.offset < end))
+        applied = max(applied, passed)
         reached = max(reached, end)
     # Unreadable records are dead-lettered once some projection passes them; a stopped one meets them again later.
     lowest = min(starts[p.name] for p in pending)

@@ -33,6 +33,7 @@ import psycopg
 from contract.events import ConfigApplied, ProjectionRecordSkipped
 from contract.serde import EventCodec
 from contract.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
+from eventlog import faults
 from eventlog.consumer import LogReader, RawRecord, UndecodableRecord, decode
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
@@ -148,6 +149,8 @@ class Projector:
         self.codec = EventCodec()
         self._producer: EventProducer | None = None
         self._control_read: dict[int, int] = {}  # control topic partition -> next offset to fold into the context
+        self._fault = faults.from_environment()  # tests only (eventlog/faults.py)
+        self._projected = 0  # records in committed batches since start, what the fault counts
 
     # --- the loop ---------------------------------------------------------------
 
@@ -288,6 +291,10 @@ class Projector:
             result = apply_batch(conn, readers, records, decoded, self.context, covered_from, mine)
             if result.dead:
                 self._dead_letter(spec, result.dead)  # acknowledged before the offsets commit
+            if self._fault is not None:
+                where = f"{records[0].topic} partition {partition} offsets {records[0].offset}-{records[-1].offset}"
+                self._fault.at(faults.BEFORE_COMMIT, self._projected + len(records), lambda: where)
+        self._projected += len(records)
         if result.refusals:
             if self.metrics is not None:
                 self.metrics.projection_stopped.set(1)

@@ -2,7 +2,7 @@
 
 ``WorkerGroup`` starts ``aitrader run processors`` subprocesses in one
 namespace (so one group), each logging to its own file, optionally with a
-fault from ``processors/live/faults.py``; it kills, adds and stops them, and
+fault from ``eventlog/faults.py``; it kills, adds and stops them, and
 waits until the group's committed input offsets reach the inputs' end offsets,
 which the broker, not any worker's memory, reports (``CommitProbe``).
 
@@ -35,13 +35,13 @@ from contract.records import RawRecord, decode
 from contract.serde import EventCodec
 from contract.topics import DERIVED, INPUTS, Namespace, TopicSpec
 from eventlog.consumer import LogReader
+from eventlog.faults import ENVIRONMENT as FAULT_ENVIRONMENT
 from eventlog.sampledata import WrittenDay
 from inference.baseline import BaselineScorer
 from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner
 from kernel.settings import KernelSettings
 from processors.live.app import CommitProbe, group_id
-from processors.live.faults import ENVIRONMENT as FAULT_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.2

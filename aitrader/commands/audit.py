@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -76,8 +77,10 @@ from eventlog.audit.notary import (
 from eventlog.audit.onlog import EVENT_TOPICS, read_audit_log, verify_log
 from eventlog.audit.trace import trace_order
 from eventlog.consumer import LogReader
+from eventlog.producer import DeliveryError
 
 FOUND_PROBLEMS = 1
+NOTARY_RESTART_S = 5.0  # after a broker failure, as the projector waits (aitrader run projector)
 
 audit_app = typer.Typer(help="Verify the tamper-evident audit trail, export offline bundles, trace orders.", no_args_is_help=True)
 audit_app.add_typer(keys_app, name="keys")
@@ -168,7 +171,10 @@ def notary(
     seal_after: float = typer.Option(SEAL_AFTER_S, min=0.0, help="Seconds after which a caught-up partition's tail is sealed."),
     metrics_port: int = METRICS_PORT_OPTION,
 ) -> None:
-    """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints."""
+    """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints.
+
+    When the broker fails (a restart, an outage) it starts again from the sealed checkpoints on its own, unless --once.
+    """
     home = key_dir(directory)
     root, certificate = _notary_trust(home)
     key, created = load_or_create(home)
@@ -183,29 +189,58 @@ def notary(
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
-    worker = Notary(bootstrap, space, key, every, root=root, certificate=certificate, metrics=serve_metrics("notary", metrics_port))
+    metrics = serve_metrics("notary", metrics_port)  # one server for the process, across restarts of its notary
+
+    def report(stats: PassStats) -> None:
+        if stats.records or stats.sealed:
+            console.print(f"chained {stats.records:,} records, sealed {len(stats.sealed)} checkpoints", highlight=False)
+        for skipped in stats.skipped:
+            console.print(f"[yellow]skipped[/] {skipped}", highlight=False)
+
+    while True:
+        worker, retry = Notary(bootstrap, space, key, every, root=root, certificate=certificate, metrics=metrics), False
+        try:
+            _resume(worker)
+            worker.run(once, poll, seal_after, report)
+        except NotaryError as exc:
+            raise fail(str(exc)) from None
+        except (KafkaException, DeliveryError) as exc:
+            if once:
+                raise fail(str(exc)) from None
+            # A broker restart or outage: its chains in memory may be ahead of what is sealed on the log, so it
+            # starts again from the log, as a restarted notary would.
+            console.print(f"[yellow]broker failed[/] ({exc}); resuming from the sealed checkpoints in {NOTARY_RESTART_S:.0f}s",
+                          highlight=False)
+            retry = True
+        except KeyboardInterrupt:
+            console.print("stopped; the next start resumes from the sealed checkpoints")
+        finally:
+            if retry:
+                _close_after_failure(worker)
+            else:
+                worker.close()
+        if not retry:
+            break
+        time.sleep(NOTARY_RESTART_S)
+
+
+def _resume(worker: Notary) -> None:
+    resumed = worker.resume()
+    if resumed.published is not None:
+        console.print(f"published {resumed.published.summary()}", highlight=False)
+    for note in resumed.notes:
+        console.print(f"[yellow]note[/] {note}", highlight=False)
+    console.print(f"resumed {resumed.chains} chains from their latest checkpoints; next sequence {resumed.next_sequence}",
+                  highlight=False)
+
+
+def _close_after_failure(worker: Notary) -> None:
+    """Closes a failed notary once what it sent is acknowledged (before the next one reads the log); a broker still
+    away is said, not raised: the next one resumes from whatever the log holds."""
     try:
-        resumed = worker.resume()
-        if resumed.published is not None:
-            console.print(f"published {resumed.published.summary()}", highlight=False)
-        for note in resumed.notes:
-            console.print(f"[yellow]note[/] {note}", highlight=False)
-        console.print(f"resumed {resumed.chains} chains from their latest checkpoints; next sequence {resumed.next_sequence}",
-                      highlight=False)
-
-        def report(stats: PassStats) -> None:
-            if stats.records or stats.sealed:
-                console.print(f"chained {stats.records:,} records, sealed {len(stats.sealed)} checkpoints", highlight=False)
-            for skipped in stats.skipped:
-                console.print(f"[yellow]skipped[/] {skipped}", highlight=False)
-
-        worker.run(once, poll, seal_after, report)
-    except (NotaryError, KafkaException) as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        console.print("stopped; the next start resumes from the sealed checkpoints")
-    finally:
         worker.close()
+    except (KafkaException, DeliveryError) as exc:
+        console.print(f"[yellow]closing after a broker failure[/]: {exc}", highlight=False)
 
 
 # --- verify, export, read ---------------------------------------------------------------

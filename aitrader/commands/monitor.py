@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
+from confluent_kafka import KafkaException
 
 from aitrader.commands.common import METRICS_PORT_OPTION, console, serve_metrics
 from aitrader.stack.endpoints import endpoints
@@ -16,6 +18,7 @@ from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
 
 ACTOR = "account-monitor"
+RESTART_S = 5.0  # after a broker failure, as the projector waits (aitrader run projector)
 
 
 def monitor(
@@ -32,7 +35,8 @@ def monitor(
     """Watch fills across all partitions; on an account-wide breach send REDUCING or HALTED to every kernel.
 
     Each symbol's trading day follows its own venue's calendar and fills are valued with the instruments
-    the kernels announced on the log; each action prints the detection lag in event time.
+    the kernels announced on the log; each action prints the detection lag in event time. When the broker
+    fails (a restart, an outage) it starts again from the log on its own, unless --stop-at-end.
     """
     try:
         limits = AccountLimits.from_settings(
@@ -57,13 +61,24 @@ def monitor(
         lag = "" if detection.cause == "start" else f", detected {detection.lag_ms:,} ms of event time later"
         console.print(f"[bold red]{breach.state.value}[/]: {breach.reason} (after {detection.cause}{lag})")
 
-    account = AccountMonitor(limits)
     # The monitor reports the broker's free disk: a deployment runs exactly one (workers run several, so one series
     # per broker rather than copies), it is the ops process already watching the whole account, and it polls every
     # second whether or not anything trades, so the figure stays fresh while all is quiet.
     data_dir = broker_data_dir or StackPaths.current().data
-    watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
-    watch.run(stop_at_end=stop_at_end)
+    while True:
+        account = AccountMonitor(limits)
+        watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
+        try:
+            watch.run(stop_at_end=stop_at_end)
+            break
+        except KafkaException as exc:
+            if stop_at_end:
+                raise
+            # A broker restart or outage: what was read of a poll may be half folded, so it starts again from the
+            # log, as a restarted monitor would (re-asserting the breach the log calls for, if any).
+            console.print(f"[yellow]broker failed[/] ({exc}); folding the fills again from the log in {RESTART_S:.0f}s",
+                          highlight=False)
+            time.sleep(RESTART_S)
     if watch.waiting_for is not None:
         console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")
     console.print(f"account: exposure {account.gross_exposure}, day P&L {account.daily_pnl}, {account.state.value}")

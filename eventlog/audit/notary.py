@@ -33,6 +33,7 @@ from audit.sign import PublicKey, SigningKey
 from audit.trust import KeyStatement, Standing, Trust, describe_namespace
 from audit.verify import judge
 from contract.topics import AUDIT_CHECKPOINTS, Namespace, TopicSpec
+from eventlog import faults
 from eventlog.audit.onlog import (
     EVENT_TOPICS,
     AuditLog,
@@ -95,6 +96,8 @@ class Notary:
         self.producer = EventProducer(bootstrap, namespace)
         self.sealer = Sealer(namespace.prefix, key, every)
         self._last_seal = time.monotonic()
+        self._fault = faults.from_environment()  # tests only (eventlog/faults.py)
+        self._produced = 0  # checkpoints produced since start, what the fault counts
 
     def close(self) -> None:
         self.producer.flush()
@@ -184,7 +187,10 @@ class Notary:
             if seal_tail:
                 sealed += self.sealer.tails(spec.name, len(marks))
             for checkpoint in sealed:
+                if self._fault is not None:
+                    self._fault.at(faults.BEFORE_SEAL, self._produced, lambda: f"checkpoint {checkpoint.where}")
                 self._send(checkpoint)
+                self._produced += 1
             stats.sealed += sealed
             if self.metrics is not None:
                 self.metrics.set_lag(topic, lags)  # what this pass found to chain: 0 once the notary keeps up

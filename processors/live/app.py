@@ -87,6 +87,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
+from eventlog import faults
 from eventlog.consumer import LogReader
 from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.metrics import ProcessMetrics
@@ -97,7 +98,6 @@ from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner, Routed
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
-from processors.live import faults
 from processors.live.broker_auth import faust_credentials
 from processors.live.observe import Applied, BatchObserver, TimedScorer, timed_resolver
 from processors.live.recovery import Recovery, recover_kernel

@@ -26,6 +26,7 @@ from pathlib import Path
 from contract.events import ConfigApplied, OrderFilled
 from contract.serde import EventCodec
 from contract.topics import CONTROL, FILLS, Namespace
+from eventlog import faults
 from eventlog.consumer import LogReader, RawRecord, decode
 from eventlog.metrics import ProcessMetrics
 from marketdata.calendar import VenueCalendars
@@ -72,6 +73,8 @@ class AccountWatch:
         self._calendars = VenueCalendars()
         self._reference = ReferenceData()
         self._positions: dict[str, dict[int, int]] = {}
+        self._fault = faults.from_environment()  # tests only (eventlog/faults.py)
+        self._folded = 0  # fills folded since start, what the fault counts
 
     def run(self, stop_at_end: bool = False, should_stop: Callable[[], bool] = lambda: False) -> None:
         with LogReader(self.bootstrap) as reader:
@@ -108,6 +111,9 @@ class AccountWatch:
                 return
             session = self._calendars(instrument.venue).session_of(fill.event_time_ms).day
             breach = self.monitor.on_fill(fill, instrument, session)
+            self._folded += 1
+            if self._fault is not None:  # between folding a fill and acting on the breach it may have caused
+                self._fault.at(faults.MID_FOLD, self._folded, lambda: f"fill {fill.fill_id} at partition {record.partition} offset {record.offset}")
             if breach is not None and live:
                 self._detected(breach, fill.fill_id, fill.event_time_ms, newest)
         self.waiting_for = None

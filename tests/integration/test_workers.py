@@ -4,7 +4,7 @@ Whatever the group goes through, what it puts on the derived topics,
 deduplicated by event id, must be byte for byte what the pure kernel derives
 from the same input records, per partition. The multi-symbol day's slice used
 here touches all three input partitions (SYN_YM on 0; ES and SYN_NQ on 1;
-SYN_ZN on 2). Faults come from ``AITRADER_FAULT`` (``processors/live/faults.py``),
+SYN_ZN on 2). Faults come from ``AITRADER_FAULT`` (``eventlog/faults.py``),
 never from timing luck; the harness is ``tests/workers.py``.
 """
 

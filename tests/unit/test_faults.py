@@ -1,4 +1,4 @@
-"""The fault-injection points (``processors/live/faults.py``): parsing, arming, holding, killing."""
+"""The fault-injection points (``eventlog/faults.py``): parsing, arming, holding, killing."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from processors.live.faults import (
+from eventlog.faults import (
     AFTER_APPLY,
     BEFORE_APPLY,
+    BEFORE_COMMIT,
+    BEFORE_SEAL,
     ENVIRONMENT,
+    MID_FOLD,
     Fault,
     from_environment,
     parse,
@@ -32,6 +35,10 @@ def test_no_variable_means_no_fault() -> None:
 def test_the_text_names_action_point_count_and_gate() -> None:
     assert parse("kill-after-apply:25000") == Fault("kill", AFTER_APPLY, 25_000)
     assert from_environment({ENVIRONMENT: "hold-before-apply:0:/tmp/gate"}) == Fault("hold", BEFORE_APPLY, 0, Path("/tmp/gate"))
+    # The projector's, the notary's and the account monitor's points read the same way.
+    assert parse("kill-before-commit:1200") == Fault("kill", BEFORE_COMMIT, 1_200)
+    assert parse("kill-before-seal:7") == Fault("kill", BEFORE_SEAL, 7)
+    assert parse("hold-mid-fold:3:/tmp/gate") == Fault("hold", MID_FOLD, 3, Path("/tmp/gate"))
 
 
 @pytest.mark.parametrize(
@@ -92,7 +99,7 @@ def test_a_hold_on_the_event_loop_leaves_the_loop_running(tmp_path: Path) -> Non
 
 def test_a_kill_sigkills_the_process_at_its_point_once_armed() -> None:
     program = (
-        "from processors.live.faults import AFTER_APPLY, parse\n"
+        "from eventlog.faults import AFTER_APPLY, parse\n"
         "fault = parse('kill-after-apply:5000')\n"
         "fault.at(AFTER_APPLY, 4999, lambda: '')\n"
         "print('survived 4999', flush=True)\n"
@@ -103,3 +110,13 @@ def test_a_kill_sigkills_the_process_at_its_point_once_armed() -> None:
     assert done.returncode == -signal.SIGKILL
     assert done.stdout == "survived 4999\n"
     assert "fault kill-after-apply: SIGKILL after 5000 inputs applied; batch partition 1 offsets 0-4999" in done.stderr
+
+
+def test_a_kill_names_the_work_its_process_counts() -> None:
+    program = (
+        "from eventlog.faults import BEFORE_COMMIT, parse\n"
+        "parse('kill-before-commit:500').at(BEFORE_COMMIT, 500, lambda: 'inputs partition 2 offsets 0-499')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert "fault kill-before-commit: SIGKILL after 500 records projected; batch inputs partition 2 offsets 0-499" in done.stderr
