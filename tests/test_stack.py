@@ -199,7 +199,6 @@ def test_record_survives_down_and_up(kafka_endpoint: Endpoint, old_record_topic:
     """`down` must stop the broker, never the data. Kept last: it bounces the broker."""
     _require_local(kafka_endpoint)
     paths = StackPaths.current()
-    start = time.monotonic()
     old_pid = local_kafka.down()
     assert old_pid is not None
     assert local_kafka.running_pid(paths) is None
@@ -207,4 +206,3 @@ def test_record_survives_down_and_up(kafka_endpoint: Endpoint, old_record_topic:
     assert local_kafka.running_pid(paths) not in (None, old_pid)
     [msg] = _read_all(kafka_endpoint.url, old_record_topic, expect=1)
     assert msg.timestamp() == (TIMESTAMP_CREATE_TIME, OLD_TS_MS)
-    assert time.monotonic() - start < 60, "down + up took over a minute"
