@@ -1,8 +1,8 @@
 """``aitrader audit``: verify the log's hash chains, export and check offline bundles, trace an order.
 
 ``notary`` (wired as ``aitrader run notary``) extends the chains and seals
-signed checkpoints. Exit codes: 0 verified, 1 a problem was found, 2 the
-command could not run as asked.
+signed checkpoints. Exit codes: 0 verified, 1 a problem was found or the
+command failed, 2 it was asked wrongly (e.g. no key to judge a bundle by).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from aitrader.commands.audit_keys import (
     reader,
     statements_file,
 )
-from aitrader.commands.common import console, fail, format_time_ms, parse_time_ms, zone
+from aitrader.commands.common import USAGE, console, fail, format_time_ms, parse_time_ms, zone
 from aitrader.stack.endpoints import endpoints
 from audit.events import Checkpoint
 from audit.sign import (
@@ -212,7 +212,7 @@ def _bundle_trust(
     if sum((root_key is not None, public_key is not None, trust_bundle_key)) != 1:
         raise fail(
             "a bundle proves nothing against a key it brings itself: pass --root-key ROOT.pub (the operator's root) "
-            "or --public-key NOTARY.pub; --trust-bundle-key takes the bundle's own key and says so"
+            "or --public-key NOTARY.pub; --trust-bundle-key takes the bundle's own key and says so", USAGE
         )
     if trust_bundle_key:
         try:

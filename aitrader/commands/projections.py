@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aitrader.commands.common import console, fail, format_time_ms
+from aitrader.commands.common import USAGE, JsonOption, console, emit_json, fail, format_time_ms, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
@@ -170,22 +170,28 @@ def rebuild_command(
 
 
 @projections_app.command("status")
-def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTION) -> None:
+def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTION, as_json: bool = JsonOption) -> None:
     """Each projection's offsets against the log's end offsets: lag and latest event time."""
     schema = _schema(schema)
     bootstrap, url = endpoints()
-    table = Table("projection", "topic", "partition", "next offset", "end offset", "lag", "latest event time (UTC)")
     with connect(url, schema) as conn, LogReader(bootstrap) as ends:
         rows = lags(conn, ends, Namespace(namespace))
+    total = sum(r.lag or 0 for r in rows)
+    if as_json:
+        emit_json({"total_lag": total, "partitions": [
+            {"projection": r.projection, "topic": r.topic, "partition": r.partition, "next_offset": r.next_offset,
+             "end_offset": r.end_offset, "lag": r.lag, "last_event_time_ms": r.last_event_time_ms} for r in rows
+        ]})
+        return
+    table = Table("projection", "topic", "partition", "next offset", "end offset", "lag", "latest event time (UTC)")
     for row in rows:
         table.add_row(
             row.projection, row.topic, str(row.partition), str(row.next_offset),
             "-" if row.end_offset is None else str(row.end_offset), "-" if row.lag is None else str(row.lag),
             "-" if row.last_event_time_ms is None else format_time_ms(row.last_event_time_ms, UTC),
         )
-    console.print(table)
-    total = sum(r.lag or 0 for r in rows)
-    console.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
+    out.print(table)
+    out.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
 
 
 @projections_app.command("skip")
@@ -207,7 +213,7 @@ def skip_command(
     try:
         decision = record_skip(endpoints()[0], Namespace(namespace), projection, topic, partition, offset, reason, actor)
     except SkipRefused as exc:
-        raise fail(f"refused: {escape(str(exc))}") from None
+        raise fail(f"refused: {escape(str(exc))}", USAGE) from None  # it names no record a projection refused
     console.print(
         f"[green]recorded[/] on {OPS_DECISIONS.name} as {decision.event_id}: {projection} skips {topic} partition "
         f"{partition} offset {offset} when its model refuses it; restart the projector"
@@ -236,15 +242,21 @@ def users_add(
 
 
 @users_app.command("list")
-def users_list(schema: str = SCHEMA_OPTION) -> None:
+def users_list(schema: str = SCHEMA_OPTION, as_json: bool = JsonOption) -> None:
     """Keys by id, owner and role (never the keys themselves)."""
-    table = Table("key id", "name", "role", "created", "revoked")
     with connect(endpoints()[1], auth_schema(_schema(schema))) as conn:
-        for key_id, name, role, created, revoked in conn.execute(
-            "SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id"
-        ):
-            table.add_row(key_id, name, role, str(created), "" if revoked is None else str(revoked))
-    console.print(table)
+        rows = conn.execute("SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id").fetchall()
+    if as_json:
+        emit_json([
+            {"key_id": key_id, "name": name, "role": role, "created": created.isoformat(),
+             "revoked": None if revoked is None else revoked.isoformat()}
+            for key_id, name, role, created, revoked in rows
+        ])
+        return
+    table = Table("key id", "name", "role", "created", "revoked")
+    for key_id, name, role, created, revoked in rows:
+        table.add_row(key_id, name, role, str(created), "" if revoked is None else str(revoked))
+    out.print(table)
 
 
 @users_app.command("revoke")

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from aitrader.commands.common import console, fail, parse_settings
+from aitrader.commands.common import USAGE, console, fail, parse_settings
 from aitrader.stack.endpoints import endpoints
 from contract.topics import INPUTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -112,7 +112,7 @@ def processors(
         settings = KernelSettings.parse(parse_settings(settings_file, overrides))  # refuses bad settings now
         scorer = load_scorer(ScorerSpec(model, model_version))
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), USAGE) from None  # bad settings or a model this build cannot run
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
