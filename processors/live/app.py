@@ -389,24 +389,34 @@ class LiveWorker:
         executor, pipeline = self._executor, self.pipeline
 
         async def kernel(stream: faust.StreamT) -> None:
-            loop = asyncio.get_running_loop()
             batches = cast(faust.Stream, stream).noack_take(config.batch_max, within=config.batch_within_s)
             async for events in batches:
-                records = [raw_record(event.message) for event in events]
-                due = [config.due(r.partition, r.offset) for r in records]
-                if not all(due):
-                    # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
-                    app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
-                    records = [r for r, d in zip(records, due) if d]
-                fenced: set[int] = set()
-                if records:
-                    if pipeline.fault is not None:
-                        await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
-                    fenced = await loop.run_in_executor(executor, pipeline.process, records)
-                # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
-                for event, applied in zip(events, due):
-                    if applied and event.message.partition not in fenced:
-                        await stream.ack(event)
+                step = asyncio.ensure_future(apply_and_ack(stream, events))
+                try:
+                    await asyncio.shield(step)
+                except asyncio.CancelledError:
+                    # Stopping (SIGTERM): Faust cancels the agent, then the consumer commits what was acked. The
+                    # batch in hand finishes, flushes and is acked first, so its outputs never outlive its offsets.
+                    await step
+                    raise
+
+        async def apply_and_ack(stream: faust.StreamT, events: list[Any]) -> None:
+            loop = asyncio.get_running_loop()
+            records = [raw_record(event.message) for event in events]
+            due = [config.due(r.partition, r.offset) for r in records]
+            if not all(due):
+                # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
+                app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
+                records = [r for r, d in zip(records, due) if d]
+            fenced: set[int] = set()
+            if records:
+                if pipeline.fault is not None:
+                    await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
+                fenced = await loop.run_in_executor(executor, pipeline.process, records)
+            # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
+            for event, applied in zip(events, due):
+                if applied and event.message.partition not in fenced:
+                    await stream.ack(event)
 
         app.agent(inputs, name="kernel", concurrency=1)(kernel)
 
