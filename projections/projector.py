@@ -267,6 +267,9 @@ class Projector:
             if result.dead:
                 self._dead_letter(spec, result.dead)  # acknowledged before the offsets commit
         if result.refusals:
+            for refusal in result.refusals:
+                log.error("projection %s refused a record: %s", refusal.projection, refusal.error,
+                          extra=_where(refusal.item.record, refusal.item.event.event_id))
             raise ProjectionStopped(result.refusals, spec, self.namespace)
         return BatchReport(records[0].topic, partition, len(records), result.applied, len(result.dead), time.perf_counter() - started)
 
@@ -278,4 +281,10 @@ class Projector:
             # dead letter of the same input record and repeats exactly when this one is re-sent.
             event = dead_letter(poison.record, f"{poison.stage}:{spec.name}", poison.stage, poison.reason, poison.error_type)
             self._producer.send(DEAD_LETTER, event.source_topic, event)
+            log.warning("dead-lettered %s: %s", spec.name, poison.reason, extra=_where(poison.record, event.event_id))
         self._producer.flush()
+
+
+def _where(record: RawRecord, event_id: str | None) -> dict[str, object]:
+    """The record's position on the log, as fields of a log line (``extra=``)."""
+    return {"event_id": event_id, "topic": record.topic, "partition": record.partition, "offset": record.offset}

@@ -27,7 +27,8 @@ from aitrader.commands.audit_keys import (
     reader,
     statements_file,
 )
-from aitrader.commands.common import USAGE, console, fail, format_time_ms, parse_time_ms, zone
+from aitrader.commands.common import USAGE, console, fail, format_time_ms, parse_time_ms, stop_flag, zone
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from audit.events import Checkpoint
 from audit.sign import (
@@ -160,6 +161,7 @@ def notary(
     seal_after: float = typer.Option(SEAL_AFTER_S, min=0.0, help="Seconds after which a caught-up partition's tail is sealed."),
 ) -> None:
     """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints."""
+    configure_logs()
     home = key_dir(directory)
     root, certificate = _notary_trust(home)
     key, created = load_or_create(home)
@@ -190,11 +192,12 @@ def notary(
             for skipped in stats.skipped:
                 console.print(f"[yellow]skipped[/] {skipped}", highlight=False)
 
-        worker.run(once, poll, seal_after, report)
+        stop = stop_flag()
+        worker.run(once, poll, seal_after, report, stop)
+        if stop():
+            console.print("stopped; the next start resumes from the sealed checkpoints")
     except (NotaryError, KafkaException) as exc:
         raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        console.print("stopped; the next start resumes from the sealed checkpoints")
     finally:
         worker.close()
 

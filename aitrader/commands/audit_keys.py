@@ -22,7 +22,8 @@ from pathlib import Path
 import typer
 from confluent_kafka import KafkaException
 
-from aitrader.commands.common import USAGE, JsonOption, console, emit_json, fail, out
+from aitrader.commands.common import USAGE, console, fail
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from audit.sign import (

@@ -1,6 +1,6 @@
-"""What every command shares: the consoles, clear failures, JSON output, time arguments, settings files.
+"""What every command shares: the console, clear failures, stop on a signal, time arguments, settings files.
 
-Results go to stdout (``out``, ``emit_json``), so they pipe; progress and
+Results go to stdout (``aitrader.output``), so they pipe; progress and
 diagnostics go to stderr (``console``). Exit codes: 0 ok, ``FAILURE`` (1) the
 command ran and failed or found a problem, ``USAGE`` (2) it was asked wrongly
 (bad arguments, as typer's own usage errors).
@@ -9,43 +9,24 @@ command ran and failed or found a problem, ``USAGE`` (2) it was asked wrongly
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console, ConsoleDimensions
+from rich.console import Console
 
 console = Console(stderr=True, soft_wrap=True)  # progress and diagnostics; messages are never cut or wrapped mid-word
 
-
-class _Results(Console):
-    """stdout: on a terminal as wide as the terminal; piped, as wide as a row needs (a cut cell would lose data)."""
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        real = Console.size.fget(self)  # type: ignore[attr-defined]
-        return real if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, real.height)
-
-
-PIPED_WIDTH = 10_000
-out = _Results(soft_wrap=True)  # results
-
 FAILURE = 1
 USAGE = 2
-
-JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout (stable keys) instead of the table.")
-
 
 def fail(message: str, code: int = FAILURE) -> typer.Exit:
     """Prints a clear error and returns the exit to raise (``raise fail(...)``); ``USAGE`` when the arguments are wrong."""
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
-
-
-def emit_json(document: object) -> None:
-    """A command's result as one JSON document on stdout, keys sorted so the output is stable."""
-    typer.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
 
 
 def zone(name: str) -> ZoneInfo:
@@ -101,3 +82,18 @@ def parse_settings(settings_file: Path | None, overrides: list[str]) -> dict[str
                     settings.update([setting_pair(line, f"{settings_file}:{number}")])
     settings.update(setting_pairs(overrides, "-s"))
     return settings
+
+
+def stop_flag() -> Callable[[], bool]:
+    """SIGINT/SIGTERM ask a long-running command for a stop between batches; the flag says whether one was asked.
+
+    The command finishes the batch in hand (it commits or rolls back whole), stops and exits 0.
+    """
+    asked: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        asked.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: bool(asked)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from aitrader.commands.common import JsonOption, console, emit_json, fail
+from aitrader.commands.common import console, fail
+from aitrader.output import JsonOption, emit_json
 from eventlog.ingest import SAMPLE_DAY
 from inference.registry import CARD_MARKDOWN, MODELS_DIR, ModelIntegrityError, ModelRegistry
 from training import card as card_text

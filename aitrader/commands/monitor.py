@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from aitrader.commands.common import console
+from aitrader.commands.common import console, stop_flag
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from contract.events import TradingStateChanged
 from contract.topics import Namespace
@@ -32,6 +33,7 @@ def monitor(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    configure_logs()
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
 
@@ -49,7 +51,7 @@ def monitor(
 
     account = AccountMonitor(limits)
     watch = AccountWatch(bootstrap, space, account, act)
-    watch.run(stop_at_end=stop_at_end)
+    watch.run(stop_at_end=stop_at_end, should_stop=stop_flag())
     if watch.waiting_for is not None:
         console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")
     console.print(f"account: exposure {account.gross_exposure}, day P&L {account.daily_pnl}, {account.state.value}")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -26,7 +24,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from aitrader.commands.common import USAGE, JsonOption, console, emit_json, fail, format_time_ms, out
+from aitrader.commands.common import USAGE, console, fail, format_time_ms, stop_flag
+from aitrader.commands.logs import configure as configure_logs
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
@@ -78,18 +78,6 @@ def _chosen(names: list[str] | None) -> tuple[Projection, ...]:
 def _stopped(exc: ProjectionStopped, after: str = "") -> typer.Exit:
     """Exit 1 with the refused record and how to skip it: restarting would only meet the same record again."""
     return fail(escape(f"{exc}{after}"), code=1)
-
-
-def _stop_flag() -> Callable[[], bool]:
-    """SIGINT/SIGTERM ask for a stop between batches (the current batch commits or rolls back whole)."""
-    asked: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        asked.append(signum)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return lambda: bool(asked)
 
 
 @db_app.command("upgrade")
@@ -144,7 +132,7 @@ def rebuild_command(
     bootstrap, url = endpoints()
     space = Namespace(namespace)
     total = records_to_read(bootstrap, space, chosen)
-    stop = _stop_flag()
+    stop = stop_flag()
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
@@ -281,12 +269,12 @@ def projector(
     """Project the log into PostgreSQL, exactly once: rows and consumed offsets commit together."""
     schema = _schema(schema)
     chosen = _chosen(name)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logs()
     log = logging.getLogger("aitrader.projector")
     bootstrap, url = endpoints()
     if migrate:
         upgrade(url, schema)
-    stop = _stop_flag()
+    stop = stop_flag()
     window = {"at": time.perf_counter(), "records": 0, "dead": 0}
 
     def report(batch: BatchReport) -> None:
@@ -352,4 +340,8 @@ def api(
         url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found: with this
+    # one installed that only notes the stop, a stop that was asked for and done exits 0.
+    stop_flag()
+    configure_logs()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)  # uvicorn logs through ours

@@ -16,6 +16,7 @@ from rich.progress import (
 )
 
 from aitrader.commands.common import USAGE, console, fail, parse_settings
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from contract.topics import INPUTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -108,6 +109,8 @@ def processors(
     On start each partition's kernel is rebuilt from its latest snapshot and the
     inputs after it (with the model it scored with), and a run manifest is recorded.
     """
+    level = "warning" if console.is_terminal else log_level  # over a live progress bar only warnings
+    handler = configure_logs(level)
     try:
         settings = KernelSettings.parse(parse_settings(settings_file, overrides))  # refuses bad settings now
         scorer = load_scorer(ScorerSpec(model, model_version))
@@ -125,7 +128,7 @@ def processors(
     config = PipelineConfig(
         bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch, batch_within_s=batch_wait_ms / 1000
     )
-    worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
+    worker = LiveWorker(config, loglevel=level, loghandlers=[handler])
     with ProgressView(worker.ends) as view:
         code = worker.run(view)
     stats = worker.pipeline.stats

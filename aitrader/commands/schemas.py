@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from aitrader.commands.common import JsonOption, console, emit_json, fail, out
+from aitrader.commands.common import console, fail
+from aitrader.output import JsonOption, emit_json, out
 from contract.compat import check, release
 from contract.schema_registry import SchemaRegistry, default_schemas_dir
 

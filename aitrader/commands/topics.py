@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from aitrader.commands.common import JsonOption, console, emit_json, out
+from aitrader.commands.common import console
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from contract.topics import Namespace
 from eventlog.admin import TopicAdmin

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aitrader.commands.common import JsonOption, emit_json, out
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack import browser, kafka, postgres
 from aitrader.stack.paths import StackError, StackPaths
 from eventlog.endpoints import database_from_env, kafka_from_env, redacted

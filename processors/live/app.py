@@ -85,6 +85,7 @@ import faust
 import mode
 from confluent_kafka import Consumer, TopicPartition
 
+from contract.events import DeadLettered
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
@@ -241,6 +242,10 @@ class KernelPipeline:
             derived = runner.apply(record)
             for routed in derived:
                 self.producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
+                if isinstance(routed.event, DeadLettered):
+                    log.warning("dead-lettered input: %s", routed.event.reason,
+                                extra={"event_id": routed.event.event_id, "topic": record.topic, "partition": record.partition,
+                                       "offset": record.offset})
             self.stats.outputs += len(derived)
             if applied is not None and fresh:
                 applied(record, derived, runner.kernel)
@@ -262,7 +267,8 @@ class KernelPipeline:
         """
         for partition in sorted(fenced):
             caught = [record for record in records if record.partition == partition]
-            log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught))
+            log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught),
+                     extra={"topic": caught[0].topic, "partition": partition, "offset": caught[0].offset})
             self.stats.fenced += len(caught)
         return [record for record in records if record.partition not in fenced]
 
@@ -280,7 +286,8 @@ class KernelPipeline:
                 self.config.scorer,
                 self.calendars,
             )
-            log.info("recovered %s", recovery.describe())
+            log.info("recovered %s", recovery.describe(),
+                     extra={"topic": record.topic, "partition": recovery.partition, "offset": recovery.next_offset})
             if self.config.after_recovery is not None:
                 self.config.after_recovery(runner, recovery)
             self.stats.recoveries.append(recovery)
@@ -330,9 +337,13 @@ class LiveWorker:
     displays measure against them.
     """
 
-    def __init__(self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5) -> None:
+    def __init__(
+        self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5,
+        loghandlers: list[logging.Handler] | None = None,
+    ) -> None:
         self.config = config
         self.loglevel = loglevel
+        self.loghandlers = loghandlers  # given: Faust logs through these (the process's format) instead of its own
         self.progress_every_s = progress_every_s
         self.pipeline = KernelPipeline(config)
         self.ends = (
@@ -350,6 +361,7 @@ class LiveWorker:
             worker = faust.Worker(
                 self._app(Path(datadir)), loglevel=self.loglevel, quiet=True, redirect_stdouts=False,
                 loop=asyncio.new_event_loop(),
+                logging_config=None if self.loghandlers is None else {"version": 1, "incremental": True},
             )
             worker.spinner = None  # it would write over the progress display
             try:
@@ -377,6 +389,7 @@ class LiveWorker:
             datadir=str(datadir),
             web_enabled=False,
             autodiscover=False,
+            loghandlers=self.loghandlers,
             consumer_auto_offset_reset="earliest",
             broker_session_timeout=config.session_timeout_s,
             # An agent failure stops the worker instead of restarting the agent past unacked inputs.

@@ -9,18 +9,26 @@ there without deriving anything twice.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 
-from contract.topics import INPUTS, Namespace
+from contract.events import Side
+from contract.topics import FILLS, INPUTS, Namespace
+from eventlog.producer import EventProducer
 from eventlog.sampledata import write_multi_symbol_day
+from tests.integration.test_monitor import _fill
+from tests.integration.test_projections import applied, dump, log, reference, schema  # noqa: F401  (fixtures)
 from tests.integration.test_workers import SINCE, START_S, UNTIL, _assert_group_derived_what_the_kernel_derives, _settings
+from tests.seed import SeedReport, sample_ticks, seed
 from tests.workers import ROOT, WorkerGroup, copies_on_log, ingest, pure_kernel, read_records
 
 pytestmark = pytest.mark.infra
@@ -29,13 +37,13 @@ STOP_S = 60.0  # a batch being applied, the flush and the final commit, on two b
 RUN_S = 300.0
 
 
-def _signalled(process: subprocess.Popen[bytes], log: Path) -> int:
+def _signalled(process: subprocess.Popen[bytes], output: Path) -> int:
     process.send_signal(signal.SIGTERM)
     try:
         return process.wait(timeout=STOP_S)
     except subprocess.TimeoutExpired:
         process.kill()
-        raise AssertionError(f"still running {STOP_S:.0f}s after SIGTERM\n{log.read_text(errors='replace')[-3000:]}") from None
+        raise AssertionError(f"still running {STOP_S:.0f}s after SIGTERM\n{output.read_text(errors='replace')[-3000:]}") from None
 
 
 def test_processors_stop_mid_run_on_sigterm_with_every_committed_input_derived(
@@ -77,8 +85,84 @@ def test_processors_stop_mid_run_on_sigterm_with_every_committed_input_derived(
     _assert_group_derived_what_the_kernel_derives(group, _settings(day))
 
 
-def run_cli(args: Sequence[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``python -m aitrader ARGS`` as its own process, stdout and stderr into ``log``."""
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "aitrader", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+def run_cli(args: Sequence[str], output: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m aitrader ARGS`` as its own process, stdout and stderr into ``output``."""
+    with output.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "aitrader", *args], cwd=ROOT, env={**os.environ, **env},
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait(process: subprocess.Popen[bytes], output: Path, working: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + RUN_S
+    while not working():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{what}: not seen (exit {process.poll()})\n{output.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+
+
+def test_the_projector_stops_between_batches_on_sigterm_and_a_restart_gives_the_clean_tables(
+    kafka_bootstrap: str, database_url: str, log: tuple[Namespace, SeedReport], reference: tuple[str, dict],  # noqa: F811
+    schema: str, tmp_path: Path,  # noqa: F811  (pytest fixtures, by name)
+) -> None:
+    space, _ = log
+    total = applied(database_url, reference[0])
+    args = ["run", "projector", "--namespace", space.prefix, "--schema", schema, "--batch-size", "500", "--no-migrate"]
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url}
+    output = tmp_path / "projector.log"
+    process = run_cli(args, output, env)
+    _wait(process, output, lambda: applied(database_url, schema) > 0, "projected records")
+    assert _signalled(process, output) == 0, output.read_text()
+    assert 0 < applied(database_url, schema) < total, "stopped mid-run"
+    again = run_cli([*args, "--stop-at-end"], output, env)
+    assert again.wait(timeout=RUN_S) == 0, output.read_text()
+    assert dump(database_url, schema) == reference[1]
+
+
+def test_the_notary_stops_after_its_pass_on_sigterm_and_a_restart_resumes_from_its_checkpoints(
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+) -> None:
+    seed(kafka_bootstrap, namespace, sample_ticks(step=200))
+    keys, output = tmp_path / "keys", tmp_path / "notary.log"
+    args = ["run", "notary", "--namespace", namespace.prefix, "--key-dir", str(keys), "--every", "50", "--poll", "0.1"]
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    process = run_cli(args, output, env)
+    _wait(process, output, lambda: "sealed" in output.read_text(errors="replace"), "a sealed checkpoint")
+    assert _signalled(process, output) == 0, output.read_text()
+    again = run_cli([*args, "--once"], output, env)
+    assert again.wait(timeout=RUN_S) == 0, output.read_text()
+    verified = run_cli(["audit", "verify", "--topic", "inputs", "--namespace", namespace.prefix, "--key-dir", str(keys)],
+                       tmp_path / "verify.log", env)
+    assert verified.wait(timeout=RUN_S) == 0, (tmp_path / "verify.log").read_text()
+
+
+def test_the_monitor_stops_on_sigterm_with_its_account_summary(kafka_bootstrap: str, namespace: Namespace, tmp_path: Path) -> None:
+    producer = EventProducer(kafka_bootstrap, namespace)
+    for fill in [_fill(1, "ES", Side.BUY, "1650"), _fill(2, "ES", Side.SELL, "1640")]:
+        producer.send(FILLS, fill.symbol, fill)
+    producer.flush()
+    output = tmp_path / "monitor.log"
+    process = run_cli(["run", "monitor", "--max-daily-loss", "400", "--namespace", namespace.prefix], output,
+                      {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    _wait(process, output, lambda: "HALTED" in output.read_text(errors="replace"), "the breach acted on")
+    assert _signalled(process, output) == 0, output.read_text()
+    assert "account: exposure" in output.read_text()
+
+
+def test_the_api_stops_on_sigterm(kafka_bootstrap: str, database_url: str, schema: str, tmp_path: Path) -> None:  # noqa: F811
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    output = tmp_path / "api.log"
+    env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "DATABASE_URL": database_url,
+           "AITRADER_CURSOR_KEY": secrets.token_hex(32)}
+    process = run_cli(["run", "api", "--port", str(port), "--schema", schema], output, env)
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    _wait(process, output, healthy, "/health answering")
+    assert _signalled(process, output) == 0, output.read_text()
