@@ -66,6 +66,18 @@ class _LinesToLog(io.TextIOBase):
         return len(text)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test's capture may have swapped it since)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def chosen_format() -> str:
     """``--log-format`` as the ``aitrader`` callback exported it, else text."""
     return os.environ.get(LOG_FORMAT_ENV, LogFormat.text.value)
@@ -73,7 +85,7 @@ def chosen_format() -> str:
 
 def configure(level: str | int = logging.INFO) -> logging.Handler:
     """Makes the root logger write to stderr in the chosen format and returns its one handler (for Faust to reuse)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if chosen_format() == LogFormat.json.value:
         handler.setFormatter(JsonFormatter())
         console.file = _LinesToLog()  # the commands' diagnostics become log lines too
