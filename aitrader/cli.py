@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from aitrader.commands.audit import audit_app, notary
@@ -11,6 +13,7 @@ from aitrader.commands.data import data_app
 from aitrader.commands.demo import demo
 from aitrader.commands.ingest import ingest
 from aitrader.commands.log import log_app
+from aitrader.commands.logs import LOG_FORMAT_ENV, LogFormat
 from aitrader.commands.model import model_app
 from aitrader.commands.model_activate import activate
 from aitrader.commands.monitor import monitor
@@ -24,10 +27,23 @@ from aitrader.stack.cli import stack_app
 
 app = typer.Typer(
     help="AITrader: an event-sourced trading kernel on a Kafka-protocol log.\n\n"
-    "Start with `aitrader stack up`, then `aitrader demo` runs the sample day end to end.",
+    "Start with `aitrader stack up`, then `aitrader demo` runs the sample day end to end.\n\n"
+    "Results go to stdout (every list, show and status command also has --json: one JSON document); "
+    "progress and diagnostics to stderr. Exit codes: 0 ok, 1 failure (or a problem found), 2 usage error.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    log_format: LogFormat = typer.Option(
+        LogFormat.text, "--log-format", envvar=LOG_FORMAT_ENV, case_sensitive=False,
+        help="Logs of the long-running processes (aitrader run ...) on stderr: text, or json (one object a line, "
+        "with event_id, topic, partition and offset when a line is about one record).",
+    ),
+) -> None:
+    os.environ[LOG_FORMAT_ENV] = log_format.value  # read where each process configures its logs, and by its children
 app.add_typer(stack_app, name="stack", help="Install, start, stop and inspect the local Kafka + PostgreSQL stack.")
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")

@@ -309,7 +309,13 @@ class Projector:
             # dead letter of the same input record and repeats exactly when this one is re-sent.
             event = dead_letter(poison.record, f"{poison.stage}:{spec.name}", poison.stage, poison.reason, poison.error_type)
             self._producer.send(DEAD_LETTER, event.source_topic, event)
+            log.warning("dead-lettered %s: %s", spec.name, poison.reason, extra=_where(poison.record, event.event_id))
         self._producer.flush()
         if self.metrics is not None:
             self.metrics.count_outputs(self._producer.take_acked())
             self.metrics.count_dead_letters(poison.error_type for poison in dead)
+
+
+def _where(record: RawRecord, event_id: str | None) -> dict[str, object]:
+    """The record's position on the log, as fields of a log line (``extra=``)."""
+    return {"event_id": event_id, "topic": record.topic, "partition": record.partition, "offset": record.offset}

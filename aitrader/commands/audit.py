@@ -1,8 +1,8 @@
 """``aitrader audit``: verify the log's hash chains, export and check offline bundles, trace an order.
 
 ``notary`` (wired as ``aitrader run notary``) extends the chains and seals
-signed checkpoints. Exit codes: 0 verified, 1 a problem was found, 2 the
-command could not run as asked.
+signed checkpoints. Exit codes: 0 verified, 1 a problem was found or the
+command failed, 2 it was asked wrongly (e.g. no key to judge a bundle by).
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ from aitrader.commands.audit_keys import (
 )
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    USAGE,
     console,
     fail,
     format_time_ms,
     parse_time_ms,
     serve_metrics,
+    stop_flag,
     zone,
 )
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from audit.events import Checkpoint
 from audit.sign import (
@@ -175,6 +178,7 @@ def notary(
 
     When the broker fails (a restart, an outage) it starts again from the sealed checkpoints on its own, unless --once.
     """
+    configure_logs()
     home = key_dir(directory)
     root, certificate = _notary_trust(home)
     key, created = load_or_create(home)
@@ -197,11 +201,14 @@ def notary(
         for skipped in stats.skipped:
             console.print(f"[yellow]skipped[/] {skipped}", highlight=False)
 
+    stop = stop_flag()
     while True:
         worker, retry = Notary(bootstrap, space, key, every, root=root, certificate=certificate, metrics=metrics), False
         try:
             _resume(worker)
-            worker.run(once, poll, seal_after, report)
+            worker.run(once, poll, seal_after, report, stop)
+            if stop():
+                console.print("stopped; the next start resumes from the sealed checkpoints")
         except NotaryError as exc:
             raise fail(str(exc)) from None
         except (KafkaException, DeliveryError) as exc:
@@ -212,8 +219,6 @@ def notary(
             console.print(f"[yellow]broker failed[/] ({exc}); resuming from the sealed checkpoints in {NOTARY_RESTART_S:.0f}s",
                           highlight=False)
             retry = True
-        except KeyboardInterrupt:
-            console.print("stopped; the next start resumes from the sealed checkpoints")
         finally:
             if retry:
                 _close_after_failure(worker)
@@ -256,7 +261,7 @@ def _bundle_trust(
     if sum((root_key is not None, public_key is not None, trust_bundle_key)) != 1:
         raise fail(
             "a bundle proves nothing against a key it brings itself: pass --root-key ROOT.pub (the operator's root) "
-            "or --public-key NOTARY.pub; --trust-bundle-key takes the bundle's own key and says so"
+            "or --public-key NOTARY.pub; --trust-bundle-key takes the bundle's own key and says so", USAGE
         )
     if trust_bundle_key:
         try:

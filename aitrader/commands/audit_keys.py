@@ -13,6 +13,7 @@ restart the notary with the new key directory.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from pathlib import Path
 import typer
 from confluent_kafka import KafkaException
 
-from aitrader.commands.common import console, fail
+from aitrader.commands.common import USAGE, console, fail
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from audit.sign import (
@@ -106,7 +108,7 @@ def log_trust(
         return Trust.rooted(namespace.prefix, load_public(root), [*audit.statements, *extra])
     if (directory / PUBLIC_FILE).exists():
         return Trust.pinned(namespace.prefix, load_public(directory / PUBLIC_FILE))
-    raise fail(f"no key to trust: pass --root-key (or --public-key), or keep {ROOT_PUBLIC_FILE} in {directory}")
+    raise fail(f"no key to trust: pass --root-key (or --public-key), or keep {ROOT_PUBLIC_FILE} in {directory}", USAGE)
 
 
 def _root(directory: Path) -> SigningKey:
@@ -205,7 +207,7 @@ def publish(
     statements = [s for path in files for s in statements_file(path)]
     wrong = [s for s in statements if s.namespace != space.prefix]
     if wrong:
-        raise fail(f"{wrong[0].summary()}: not for {describe_namespace(space.prefix)}")
+        raise fail(f"{wrong[0].summary()}: not for {describe_namespace(space.prefix)}", USAGE)
     with reader() as opened:
         audit = read_audit_log(opened, space)
     producer = EventProducer(endpoints()[0], space)
@@ -224,6 +226,7 @@ def list_keys(
     namespace: str = NamespaceOption,
     root_key: Path | None = RootKeyOption,
     directory: Path | None = KeyDirOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """The key statements on the log, whether the root signed them, the keys in force and the next sequence."""
     space = Namespace(namespace)
@@ -231,11 +234,18 @@ def list_keys(
         audit = read_audit_log(opened, space)
     trust = log_trust(space, audit, root_key, None, directory)
     good = set(trust.statements)
+    following = audit.next_sequence
+    if as_json:
+        emit_json({
+            "statements": [{**json.loads(s.to_json()), "kind": s.kind, "root_signed": s in good} for s in audit.statements],
+            "problems": list(trust.problems), "next_sequence": following,
+            "in_force": list(trust.in_force(following)), "trust": trust.source,
+        })
+        return
     for statement in audit.statements:
         mark = "[green]root-signed[/]" if statement in good else "[red]NOT root-signed[/]"
-        console.print(f"{mark} {statement.summary()}", highlight=False)
+        out.print(f"{mark} {statement.summary()}", highlight=False)
     for problem in trust.problems:
-        console.print(f"  - {problem}", highlight=False, markup=False)
-    following = audit.next_sequence
-    console.print(f"next checkpoint sequence: {following}; keys in force for it: "
-                  f"{', '.join(trust.in_force(following)) or 'none'} ({trust.source})", highlight=False)
+        out.print(f"  - {problem}", highlight=False, markup=False)
+    out.print(f"next checkpoint sequence: {following}; keys in force for it: "
+              f"{', '.join(trust.in_force(following)) or 'none'} ({trust.source})", highlight=False)

@@ -1,8 +1,17 @@
-"""What every command shares: the console, clear failures, time arguments, settings files, the metrics port."""
+"""What every command shares: the console, clear failures, stop on a signal, time arguments, settings files,
+the metrics port.
+
+Results go to stdout (``aitrader.output``), so they pipe; progress and
+diagnostics go to stderr (``console``). Exit codes: 0 ok, ``FAILURE`` (1) the
+command ran and failed or found a problem, ``USAGE`` (2) it was asked wrongly
+(bad arguments, as typer's own usage errors).
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,11 +21,13 @@ from rich.console import Console
 
 from eventlog.metrics import ProcessMetrics
 
-console = Console(stderr=True, soft_wrap=True)  # messages are never cut or wrapped mid-word
+console = Console(stderr=True, soft_wrap=True)  # progress and diagnostics; messages are never cut or wrapped mid-word
 
+FAILURE = 1
+USAGE = 2
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Prints a clear error and returns the exit to raise (``raise fail(...)``)."""
+def fail(message: str, code: int = FAILURE) -> typer.Exit:
+    """Prints a clear error and returns the exit to raise (``raise fail(...)``); ``USAGE`` when the arguments are wrong."""
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
 
@@ -91,3 +102,18 @@ def serve_metrics(process: str, port: int) -> ProcessMetrics:
     except OSError as exc:
         raise fail(f"cannot serve metrics on port {port}: {exc}") from None
     return metrics
+
+
+def stop_flag() -> Callable[[], bool]:
+    """SIGINT/SIGTERM ask a long-running command for a stop between batches; the flag says whether one was asked.
+
+    The command finishes the batch in hand (it commits or rolls back whole), stops and exits 0.
+    """
+    asked: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        asked.append(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: bool(asked)

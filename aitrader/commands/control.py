@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aitrader.commands.common import console, fail, setting_pairs
+from aitrader.commands.common import USAGE, console, fail, setting_pairs
 from aitrader.stack.endpoints import endpoints
 from contract.events import TradingState
 from contract.topics import Namespace
@@ -56,7 +56,7 @@ def set_settings(
     try:
         validate_change(settings, symbol)
     except ValueError as exc:
-        raise fail(f"refused: {exc}") from None
+        raise fail(f"refused: {exc}", USAGE) from None
     written = publish_settings(endpoints()[0], Namespace(namespace), settings, symbol, reason, actor)
     for partition, event in written:
         console.print(f"settings sent to inputs[{partition}] as {event.event_id}")

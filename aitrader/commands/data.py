@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from aitrader.commands.common import console, fail
+from aitrader.commands.common import USAGE, console, fail
 from eventlog.sampledata import write_multi_symbol_day
 
 data_app = typer.Typer(help="Sample and synthetic market data.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -29,7 +29,7 @@ def synth(
     try:
         day = write_multi_symbol_day(out_dir, every, since, until)
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), USAGE) from None
     for symbol, path in day.files:
         console.print(f"{symbol}: {day.rows[symbol]:,} rows -> {path}", highlight=False)
     console.print(f"instruments: {day.settings}; how they were derived: {day.readme}", highlight=False)

@@ -13,7 +13,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from aitrader.commands.common import console, fail, format_time_ms, parse_settings
+from aitrader.commands.common import USAGE, console, fail, format_time_ms, parse_settings
 from aitrader.commands.news import MODELS_HELP, SCORER_HELP, news_to_write
 from aitrader.stack.endpoints import endpoints
 from contract.events import NewsScored
@@ -67,11 +67,11 @@ def tick_file(argument: str, default_symbol: str, settings: dict[str, str]) -> T
     symbol, name = (head, tail) if sep and tail and SYMBOL.match(head) else (default_symbol, argument)
     path = Path(name)
     if not path.is_file():
-        raise fail(f"{name}: no such file")
+        raise fail(f"{name}: no such file", USAGE)
     try:
         venue = instrument(symbol, settings).venue
     except ValueError as exc:
-        raise fail(f"{exc} (in a --settings FILE, or with -s key=value); nothing was written") from None
+        raise fail(f"{exc} (in a --settings FILE, or with -s key=value); nothing was written", USAGE) from None
     return TickFile(path, symbol, venue, venue_zone(venue))
 
 

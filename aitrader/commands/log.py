@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from aitrader.commands.common import fail, format_time_ms, parse_time_ms, zone
+from aitrader.commands.common import USAGE, fail, format_time_ms, parse_time_ms, zone
 from aitrader.stack.endpoints import endpoints
 from contract.jsonview import record_view
 from contract.serde import EventCodec
@@ -56,7 +56,7 @@ def read(
             if partition is None or p == partition
         }
         if partition is not None and partition not in marks:
-            raise fail(f"{broker_topic} has no partition {partition} (it has {len(marks)})")
+            raise fail(f"{broker_topic} has no partition {partition} (it has {len(marks)})", USAGE)
         for batch in reader.read(broker_topic, ranges):
             for record in batch:
                 try:

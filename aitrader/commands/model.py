@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from aitrader.commands.common import console, fail
+from aitrader.output import JsonOption, emit_json
 from eventlog.ingest import SAMPLE_DAY
 from inference.registry import CARD_MARKDOWN, MODELS_DIR, ModelIntegrityError, ModelRegistry
 from training import card as card_text
@@ -46,9 +47,13 @@ def train(
 
 
 @model_app.command("list")
-def list_models(registry: Path = _OUT) -> None:
-    """Every published model: name, version, SHA-256 and held-out AUC."""
-    for card in ModelRegistry(registry).list():
+def list_models(registry: Path = _OUT, as_json: bool = JsonOption) -> None:
+    """Every published model: name, version, SHA-256 and held-out AUC (--json: each model's whole card)."""
+    cards = ModelRegistry(registry).list()
+    if as_json:
+        emit_json([json.loads(card.to_json()) for card in cards])
+        return
+    for card in cards:
         auc = card.metrics.get("held_out", {}).get("auc")
         typer.echo(f"{card.name}\t{card.version}\t{card.sha256}\theld-out AUC {'n/a' if auc is None else f'{auc:.3f}'}")
 
@@ -57,7 +62,7 @@ def list_models(registry: Path = _OUT) -> None:
 def show(
     model: str = typer.Argument(..., metavar="NAME@VERSION", help="The model to show, e.g. gbm-bars@1.0.0."),
     registry: Path = _OUT,
-    as_json: bool = typer.Option(False, "--json", help="Print card.json instead of CARD.md."),
+    as_json: bool = typer.Option(False, "--json", help="Print card.json (one JSON document) instead of CARD.md."),
 ) -> None:
     """A model's card, after checking model.onnx against the card's SHA-256."""
     name, sep, version = model.partition("@")
@@ -68,6 +73,6 @@ def show(
     except (LookupError, ModelIntegrityError) as exc:
         raise fail(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(json.loads(resolved.card.to_json()), indent=2, sort_keys=True))
+        emit_json(json.loads(resolved.card.to_json()))
     else:
         typer.echo((resolved.path.parent / CARD_MARKDOWN).read_text(), nl=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from aitrader.commands.common import console, fail
+from aitrader.commands.common import USAGE, console, fail
 from aitrader.stack.endpoints import endpoints
 from contract.topics import Namespace
 from eventlog.control import publish_model_activation
@@ -34,7 +34,7 @@ def activate(
         named = ScorerSpec.parse(model)
         scorer = load_scorer(ScorerSpec(named.name, named.version, sha256))
     except ValueError as exc:
-        raise fail(f"refused: {exc}") from None
+        raise fail(f"refused: {exc}", USAGE) from None
     written = publish_model_activation(
         endpoints()[0], Namespace(namespace), scorer.name, scorer.version, scorer.sha256, reason, actor
     )

@@ -8,7 +8,13 @@ from pathlib import Path
 import typer
 from confluent_kafka import KafkaException
 
-from aitrader.commands.common import METRICS_PORT_OPTION, console, serve_metrics
+from aitrader.commands.common import (
+    METRICS_PORT_OPTION,
+    console,
+    serve_metrics,
+    stop_flag,
+)
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import StackPaths
 from contract.events import TradingStateChanged
@@ -44,6 +50,7 @@ def monitor(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    configure_logs()
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     metrics = serve_metrics("monitor", metrics_port)
@@ -65,11 +72,12 @@ def monitor(
     # per broker rather than copies), it is the ops process already watching the whole account, and it polls every
     # second whether or not anything trades, so the figure stays fresh while all is quiet.
     data_dir = broker_data_dir or StackPaths.current().data
+    stop = stop_flag()
     while True:
         account = AccountMonitor(limits)
         watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
         try:
-            watch.run(stop_at_end=stop_at_end)
+            watch.run(stop_at_end=stop_at_end, should_stop=stop)
             break
         except KafkaException as exc:
             if stop_at_end:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -28,11 +27,15 @@ from rich.table import Table
 
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    USAGE,
     console,
     fail,
     format_time_ms,
     serve_metrics,
+    stop_flag,
 )
+from aitrader.commands.logs import configure as configure_logs
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
@@ -96,18 +99,6 @@ def _sleep_unless_stopped(stop: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-def _stop_flag() -> Callable[[], bool]:
-    """SIGINT/SIGTERM ask for a stop between batches (the current batch commits or rolls back whole)."""
-    asked: list[int] = []
-
-    def handler(signum: int, frame: object) -> None:
-        asked.append(signum)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return lambda: bool(asked)
-
-
 @db_app.command("upgrade")
 def db_upgrade(schema: str = SCHEMA_OPTION) -> None:
     """Create or migrate the read-model tables (and the API key table) to the latest revision."""
@@ -160,7 +151,7 @@ def rebuild_command(
     bootstrap, url = endpoints()
     space = Namespace(namespace)
     total = records_to_read(bootstrap, space, chosen)
-    stop = _stop_flag()
+    stop = stop_flag()
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
@@ -186,22 +177,28 @@ def rebuild_command(
 
 
 @projections_app.command("status")
-def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTION) -> None:
+def status_command(schema: str = SCHEMA_OPTION, namespace: str = NAMESPACE_OPTION, as_json: bool = JsonOption) -> None:
     """Each projection's offsets against the log's end offsets: lag and latest event time."""
     schema = _schema(schema)
     bootstrap, url = endpoints()
-    table = Table("projection", "topic", "partition", "next offset", "end offset", "lag", "latest event time (UTC)")
     with connect(url, schema) as conn, LogReader(bootstrap) as ends:
         rows = lags(conn, ends, Namespace(namespace))
+    total = sum(r.lag or 0 for r in rows)
+    if as_json:
+        emit_json({"total_lag": total, "partitions": [
+            {"projection": r.projection, "topic": r.topic, "partition": r.partition, "next_offset": r.next_offset,
+             "end_offset": r.end_offset, "lag": r.lag, "last_event_time_ms": r.last_event_time_ms} for r in rows
+        ]})
+        return
+    table = Table("projection", "topic", "partition", "next offset", "end offset", "lag", "latest event time (UTC)")
     for row in rows:
         table.add_row(
             row.projection, row.topic, str(row.partition), str(row.next_offset),
             "-" if row.end_offset is None else str(row.end_offset), "-" if row.lag is None else str(row.lag),
             "-" if row.last_event_time_ms is None else format_time_ms(row.last_event_time_ms, UTC),
         )
-    console.print(table)
-    total = sum(r.lag or 0 for r in rows)
-    console.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
+    out.print(table)
+    out.print(f"total lag: {total:,} records" + (" (caught up)" if total == 0 else ""))
 
 
 @projections_app.command("skip")
@@ -223,7 +220,7 @@ def skip_command(
     try:
         decision = record_skip(endpoints()[0], Namespace(namespace), projection, topic, partition, offset, reason, actor)
     except SkipRefused as exc:
-        raise fail(f"refused: {escape(str(exc))}") from None
+        raise fail(f"refused: {escape(str(exc))}", USAGE) from None  # it names no record a projection refused
     console.print(
         f"[green]recorded[/] on {OPS_DECISIONS.name} as {decision.event_id}: {projection} skips {topic} partition "
         f"{partition} offset {offset} when its model refuses it; restart the projector"
@@ -252,15 +249,21 @@ def users_add(
 
 
 @users_app.command("list")
-def users_list(schema: str = SCHEMA_OPTION) -> None:
+def users_list(schema: str = SCHEMA_OPTION, as_json: bool = JsonOption) -> None:
     """Keys by id, owner and role (never the keys themselves)."""
-    table = Table("key id", "name", "role", "created", "revoked")
     with connect(endpoints()[1], auth_schema(_schema(schema))) as conn:
-        for key_id, name, role, created, revoked in conn.execute(
-            "SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id"
-        ):
-            table.add_row(key_id, name, role, str(created), "" if revoked is None else str(revoked))
-    console.print(table)
+        rows = conn.execute("SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id").fetchall()
+    if as_json:
+        emit_json([
+            {"key_id": key_id, "name": name, "role": role, "created": created.isoformat(),
+             "revoked": None if revoked is None else revoked.isoformat()}
+            for key_id, name, role, created, revoked in rows
+        ])
+        return
+    table = Table("key id", "name", "role", "created", "revoked")
+    for key_id, name, role, created, revoked in rows:
+        table.add_row(key_id, name, role, str(created), "" if revoked is None else str(revoked))
+    out.print(table)
 
 
 @users_app.command("revoke")
@@ -286,12 +289,12 @@ def projector(
     """Project the log into PostgreSQL, exactly once: rows and consumed offsets commit together."""
     schema = _schema(schema)
     chosen = _chosen(name)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logs()
     log = logging.getLogger("aitrader.projector")
     bootstrap, url = endpoints()
     if migrate:
         upgrade(url, schema)
-    stop = _stop_flag()
+    stop = stop_flag()
     window = {"at": time.perf_counter(), "records": 0, "dead": 0}
 
     def report(batch: BatchReport) -> None:
@@ -317,7 +320,9 @@ def projector(
             # effect by itself; exiting would only meet the same record again after a restart.
             if str(exc) != waiting_at:
                 waiting_at = str(exc)
-                log.error("%s\nWaiting for that decision: the projector goes on by itself once it is on the log.", exc)
+                first = exc.refusals[0].item
+                where = {"event_id": first.event.event_id, "topic": first.record.topic, "partition": exc.partition, "offset": exc.offset}
+                log.error("%s\nWaiting for that decision: the projector goes on by itself once it is on the log.", exc, extra=where)
             if _sleep_unless_stopped(stop, RESTART_S):
                 log.info("stopped while waiting at a refused record")
                 return
@@ -371,4 +376,8 @@ def api(
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
         audit_keys=stack_home() / "audit",  # the notary's key directory, as `aitrader audit verify` trusts it
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found: with this
+    # one installed that only notes the stop, a stop that was asked for and done exits 0.
+    stop_flag()
+    configure_logs()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", log_config=None)  # uvicorn logs through ours

@@ -82,7 +82,7 @@ def replay(
     try:
         outcome = run_replay(spec, endpoints()[0], lambda progress: _print_progress(progress, spec.target))
     except ReplayRefused as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), exc.exit_code) from None  # processors/replay/errors.py: a refused replay exits 2
     _print_comparison(outcome, timezone)
     if outcome.what_if is not None:
         _print_what_if(outcome.what_if)

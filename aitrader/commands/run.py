@@ -17,11 +17,13 @@ from rich.progress import (
 
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    USAGE,
     console,
     fail,
     parse_settings,
     serve_metrics,
 )
+from aitrader.commands.logs import configure as configure_logs
 from aitrader.stack.endpoints import endpoints
 from contract.topics import INPUTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -115,11 +117,13 @@ def processors(
     On start each partition's kernel is rebuilt from its latest snapshot and the
     inputs after it (with the model it scored with), and a run manifest is recorded.
     """
+    level = "warning" if console.is_terminal else log_level  # over a live progress bar only warnings
+    handler = configure_logs(level)
     try:
         settings = KernelSettings.parse(parse_settings(settings_file, overrides))  # refuses bad settings now
         scorer = load_scorer(ScorerSpec(model, model_version))
     except ValueError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), USAGE) from None  # bad settings or a model this build cannot run
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
     TopicAdmin(bootstrap, space).create()
@@ -133,7 +137,7 @@ def processors(
         bootstrap, space, settings, scorer, stop_at_end=stop_at_end, batch_max=batch, batch_within_s=batch_wait_ms / 1000,
         metrics=serve_metrics("processors", metrics_port),
     )
-    worker = LiveWorker(config, loglevel="warning" if console.is_terminal else log_level)
+    worker = LiveWorker(config, loglevel=level, loghandlers=[handler])
     with ProgressView(worker.ends) as view:
         code = worker.run(view)
     stats = worker.pipeline.stats

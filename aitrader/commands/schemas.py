@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from aitrader.commands.common import console, fail
+from aitrader.output import JsonOption, emit_json, out
 from contract.compat import check, release
 from contract.schema_registry import SchemaRegistry, default_schemas_dir
 
@@ -27,7 +28,7 @@ def check_command(directory: str | None = DirOption) -> None:
     table = Table("schema", "status", "problems")
     for result in results:
         table.add_row(result.full_name, result.status, "\n".join(result.problems))
-    console.print(table)
+    out.print(table)
     if any(r.status == "refused" for r in results):
         raise fail("incompatible schema change (see problems above)", 1)
 
@@ -46,11 +47,18 @@ def release_command(directory: str | None = DirOption) -> None:
 
 
 @schemas_app.command("list")
-def list_command(directory: str | None = DirOption) -> None:
+def list_command(directory: str | None = DirOption, as_json: bool = JsonOption) -> None:
     """Each schema with its released versions and current fingerprint."""
     registry = _registry(directory)
+    if as_json:
+        emit_json([
+            {"schema": name, "fingerprint": current.fingerprint_hex,
+             "released": [{"version": v.version, "fingerprint": v.fingerprint_hex} for v in registry.released.get(name, [])]}
+            for name, current in sorted(registry.current.items())
+        ])
+        return
     table = Table("schema", "fingerprint (CRC-64-AVRO)", "released versions")
     for name, current in sorted(registry.current.items()):
         versions = ", ".join(f"v{v.version}:{v.fingerprint_hex}" for v in registry.released.get(name, []))
         table.add_row(name, current.fingerprint_hex, versions)
-    console.print(table)
+    out.print(table)

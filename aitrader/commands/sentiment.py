@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.progress import Progress
 
-from aitrader.commands.common import console, fail, parse_settings
+from aitrader.commands.common import USAGE, console, fail, parse_settings
 from aitrader.commands.ingest import COLUMNS
 from aitrader.commands.news import MODELS_HELP, SCORER_HELP, news_to_write, sentiment_scorer
 from aitrader.stack.endpoints import endpoints
@@ -97,7 +97,7 @@ def export_sentiment(
     except ImportError as exc:
         raise fail(escape(f"export needs torch and transformers ({exc.name} is missing): pip install '.[sentiment-export]'")) from None
     if not checkpoint.is_dir():
-        raise fail(f"{checkpoint}: not a directory; place the checkpoint's files (config.json, weights, tokenizer) there first")
+        raise fail(f"{checkpoint}: not a directory; place the checkpoint's files (config.json, weights, tokenizer) there first", USAGE)
     console.print(f"loading {checkpoint}", highlight=False)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, local_files_only=True).eval()

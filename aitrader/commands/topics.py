@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from aitrader.commands.common import console
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from contract.topics import Namespace
 from eventlog.admin import TopicAdmin
@@ -32,10 +33,18 @@ def create(namespace: str = NamespaceOption) -> None:
 
 
 @topics_app.command("list")
-def list_topics(namespace: str = NamespaceOption) -> None:
+def list_topics(namespace: str = NamespaceOption, as_json: bool = JsonOption) -> None:
     """Show each catalog topic with its state on the broker: partitions, end offsets, drift."""
+    states = TopicAdmin(endpoints()[0], Namespace(namespace)).state()
+    if as_json:
+        emit_json([
+            {"topic": s.broker_name, "exists": s.exists, "partitions": s.partitions if s.exists else None,
+             "end_offsets": list(s.end_offsets), "records": s.records, "drift": list(s.drift)}
+            for s in states
+        ])
+        return
     table = Table("topic", "partitions", "end offsets", "records", "state")
-    for state in TopicAdmin(endpoints()[0], Namespace(namespace)).state():
+    for state in states:
         table.add_row(
             state.broker_name,
             str(state.partitions) if state.exists else "-",
@@ -43,4 +52,4 @@ def list_topics(namespace: str = NamespaceOption) -> None:
             str(state.records),
             "ok" if not state.drift else "; ".join(state.drift),
         )
-    console.print(table)
+    out.print(table)

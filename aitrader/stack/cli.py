@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack import browser, kafka, postgres, promtool
 from aitrader.stack.paths import StackError, StackPaths
 from eventlog.endpoints import database_from_env, kafka_from_env, redacted
@@ -113,12 +114,26 @@ def reset(yes: bool = typer.Option(False, "--yes", help="Really delete the data.
 
 
 @stack_app.command()
-def status() -> None:
+def status(as_json: bool = JsonOption) -> None:
     """Show what runs where. Always exits 0: it reports, it does not judge."""
     paths = StackPaths.current()
     with _fail_clearly():
         broker = kafka.status()
         db = postgres.status()
+    if as_json:
+        cluster = db.cluster
+        emit_json({
+            "kafka": {"bootstrap": broker.bootstrap, "external": broker.external, "pid": broker.pid,
+                      "answers": broker.answers, "topics": broker.topics},
+            "postgres": {"url": redacted(db.url) if db.external else db.url, "external": db.external,
+                         "reachable": db.reachable, "error": db.error,
+                         "cluster": None if cluster is None else {"version": cluster.version, "name": cluster.name,
+                                                                  "port": cluster.port, "status": cluster.status}},
+            "home": str(paths.home), "kafka_jars": {"installed": kafka.jars_installed(paths), "path": str(paths.libs)},
+            "kafka_data": {"formatted": paths.meta_properties.is_file(), "path": str(paths.data)},
+            "kafka_config": str(paths.server_properties), "logs": str(paths.logs),
+        })
+        return
 
     table = Table(title="aitrader stack", show_lines=False)
     table.add_column("component")
@@ -148,7 +163,7 @@ def status() -> None:
     table.add_row("kafka data", "formatted" if paths.meta_properties.is_file() else "empty", str(paths.data))
     table.add_row("kafka config", "", str(paths.server_properties))
     table.add_row("logs", "", str(paths.logs))
-    console.print(table)
+    out.print(table)
 
 
 def _colour(text: str, ok: bool) -> str:

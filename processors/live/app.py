@@ -85,6 +85,7 @@ import faust
 import mode
 from confluent_kafka import Consumer, TopicPartition
 
+from contract.events import DeadLettered
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog import faults
@@ -251,6 +252,10 @@ class KernelPipeline:
             derived = runner.apply(record)
             for routed in derived:
                 self.producer.send(routed.spec, routed.key, routed.event, partition=routed.partition)
+                if isinstance(routed.event, DeadLettered):
+                    log.warning("dead-lettered input: %s", routed.event.reason,
+                                extra={"event_id": routed.event.event_id, "topic": record.topic, "partition": record.partition,
+                                       "offset": record.offset})
             self.stats.outputs += len(derived)
             if applied is not None and fresh:
                 applied(record, derived, runner.kernel)
@@ -276,7 +281,8 @@ class KernelPipeline:
         """
         for partition in sorted(fenced):
             caught = [record for record in records if record.partition == partition]
-            log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught))
+            log.info("not applied: %s (%d inputs): the partition was revoked from this worker", describe_batch(caught), len(caught),
+                     extra={"topic": caught[0].topic, "partition": partition, "offset": caught[0].offset})
             self.stats.fenced += len(caught)
         return [record for record in records if record.partition not in fenced]
 
@@ -295,7 +301,8 @@ class KernelPipeline:
                 self.calendars,
                 self.resolve,
             )
-            log.info("recovered %s", recovery.describe())
+            log.info("recovered %s", recovery.describe(),
+                     extra={"topic": record.topic, "partition": recovery.partition, "offset": recovery.next_offset})
             if self.config.after_recovery is not None:
                 self.config.after_recovery(runner, recovery)
             self.stats.recoveries.append(recovery)
@@ -345,9 +352,13 @@ class LiveWorker:
     displays measure against them.
     """
 
-    def __init__(self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5) -> None:
+    def __init__(
+        self, config: PipelineConfig, loglevel: str = "info", progress_every_s: float = 0.5,
+        loghandlers: list[logging.Handler] | None = None,
+    ) -> None:
         self.config = config
         self.loglevel = loglevel
+        self.loghandlers = loghandlers  # given: Faust logs through these (the process's format) instead of its own
         self.progress_every_s = progress_every_s
         self.pipeline = KernelPipeline(config)
         self.ends = (
@@ -365,6 +376,7 @@ class LiveWorker:
             worker = faust.Worker(
                 self._app(Path(datadir)), loglevel=self.loglevel, quiet=True, redirect_stdouts=False,
                 loop=asyncio.new_event_loop(),
+                logging_config=None if self.loghandlers is None else {"version": 1, "incremental": True},
             )
             worker.spinner = None  # it would write over the progress display
             try:
@@ -392,6 +404,7 @@ class LiveWorker:
             datadir=str(datadir),
             web_enabled=False,
             autodiscover=False,
+            loghandlers=self.loghandlers,
             consumer_auto_offset_reset="earliest",
             broker_session_timeout=config.session_timeout_s,
             # An agent failure stops the worker instead of restarting the agent past unacked inputs.
@@ -404,24 +417,34 @@ class LiveWorker:
         executor, pipeline = self._executor, self.pipeline
 
         async def kernel(stream: faust.StreamT) -> None:
-            loop = asyncio.get_running_loop()
             batches = cast(faust.Stream, stream).noack_take(config.batch_max, within=config.batch_within_s)
             async for events in batches:
-                records = [raw_record(event.message) for event in events]
-                due = [config.due(r.partition, r.offset) for r in records]
-                if not all(due):
-                    # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
-                    app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
-                    records = [r for r, d in zip(records, due) if d]
-                fenced: set[int] = set()
-                if records:
-                    if pipeline.fault is not None:
-                        await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
-                    fenced = await loop.run_in_executor(executor, pipeline.process, records)
-                # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
-                for event, applied in zip(events, due):
-                    if applied and event.message.partition not in fenced:
-                        await stream.ack(event)
+                step = asyncio.ensure_future(apply_and_ack(stream, events))
+                try:
+                    await asyncio.shield(step)
+                except asyncio.CancelledError:
+                    # Stopping (SIGTERM): Faust cancels the agent, then the consumer commits what was acked. The
+                    # batch in hand finishes, flushes and is acked first, so its outputs never outlive its offsets.
+                    await step
+                    raise
+
+        async def apply_and_ack(stream: faust.StreamT, events: list[Any]) -> None:
+            loop = asyncio.get_running_loop()
+            records = [raw_record(event.message) for event in events]
+            due = [config.due(r.partition, r.offset) for r in records]
+            if not all(due):
+                # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
+                app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
+                records = [r for r, d in zip(records, due) if d]
+            fenced: set[int] = set()
+            if records:
+                if pipeline.fault is not None:
+                    await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
+                fenced = await loop.run_in_executor(executor, pipeline.process, records)
+            # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
+            for event, applied in zip(events, due):
+                if applied and event.message.partition not in fenced:
+                    await stream.ack(event)
 
         app.agent(inputs, name="kernel", concurrency=1)(kernel)
 

@@ -44,5 +44,5 @@ def test_train_publishes_a_model_that_list_and_show_read(thinned: Path, tmp_path
     again = runner.invoke(
         model_app, ["train", "--data", str(thinned), "--version", "0.1.0", "--horizon", "3", "--out", str(tmp_path)]
     )
-    assert again.exit_code == 2 and "already published" in again.output
+    assert again.exit_code == 1 and "already published" in again.output
     assert ModelRegistry(tmp_path).resolve("gbm-bars", "0.1.0").card.sha256 == card.sha256
