@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -115,16 +114,13 @@ class ProcessMetrics:
         """The Prometheus text format of this process's metrics."""
         return generate_latest(self.registry)
 
-    def serve(self, port: int, host: str | None = None) -> int:
-        """Serves ``/metrics`` on ``port`` (0: any free one) in a daemon thread; returns the port and says it on stderr."""
+    def serve(self, port: int, host: str | None = None) -> str:
+        """Serves ``/metrics`` on ``port`` (0: any free one) in a daemon thread; returns its URL."""
         if port < 0:
             raise ValueError(f"a metrics port is 0 (any free port) or a port number, not {port}")
         host = host or os.environ.get(HOST_ENV, "127.0.0.1")
         self._server, _ = start_http_server(port, addr=host, registry=self.registry)
-        bound = self._server.server_port
-        # The one line a supervisor or a test reads to find this process's metrics; several workers share a host.
-        print(f"metrics on http://{host}:{bound}/metrics", file=sys.stderr, flush=True)
-        return bound
+        return f"http://{host}:{self._server.server_port}/metrics"
 
     def close(self) -> None:
         if self._server is not None:

@@ -98,9 +98,12 @@ def serve_metrics(process: str, port: int) -> ProcessMetrics:
     """The process's metrics, served on ``port`` from now on (the line naming the port goes to stderr)."""
     metrics = ProcessMetrics(process)
     try:
-        metrics.serve(port)
+        url = metrics.serve(port)
     except OSError as exc:
         raise fail(f"cannot serve metrics on port {port}: {exc}") from None
+    # The one line a supervisor or a test reads to find this process's metrics (several workers share a host);
+    # on the console, so --log-format json makes it a JSON line like the rest.
+    console.print(f"metrics on {url}", highlight=False)
     return metrics
 
 

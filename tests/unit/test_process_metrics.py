@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 
+from aitrader.commands.common import serve_metrics
 from contract.events import (
     DeadLettered,
     Envelope,
@@ -56,11 +57,12 @@ def test_an_unknown_process_or_a_negative_port_is_refused() -> None:
         ProcessMetrics("notary").serve(-1)
 
 
-def test_port_0_serves_on_a_free_port_and_says_which_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    metrics = ProcessMetrics("notary")
-    port = metrics.serve(0)
+def test_port_0_serves_on_a_free_port_and_the_command_says_which_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    metrics = serve_metrics("notary", 0)
+    url = capsys.readouterr().err.strip().removeprefix("metrics on ")
+    port = int(url.removeprefix("http://127.0.0.1:").removesuffix("/metrics"))
     try:
-        assert capsys.readouterr().err.strip() == f"metrics on http://127.0.0.1:{port}/metrics"
+        assert url == f"http://127.0.0.1:{port}/metrics" and port > 0
         metrics.count_inputs("ns.fills", 2, 7)
         found = scrape(f"http://127.0.0.1:{port}/metrics")
         assert by_label(found, "aitrader_inputs_total", "partition", process="notary", topic="ns.fills") == {"2": 7}
