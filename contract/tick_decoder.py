@@ -48,40 +48,46 @@ def _decimal(scaled: int) -> Decimal:
     return value
 
 
-# The body's fields in order, each with how it is read and the slot it fills (see decode_tick).
-_STRING, _LONG, _OPTIONAL_STRING, _DECIMAL, _OPTIONAL_DECIMAL = range(5)
-_ENVELOPE_KINDS = {"event_id": _STRING, "event_time_ms": _LONG, "producer": _STRING, "causation_id": _OPTIONAL_STRING,
+# How each field is read: (a ["null", T] union, a string, the conversion of a long or None).
+_STRING = (False, True, None)
+_LONG = (False, False, None)
+_DECIMAL = (False, False, _decimal)
+_OPTIONAL_STRING = (True, True, None)
+_OPTIONAL_DECIMAL = (True, False, _decimal)
+_ENVELOPE_READS = {"event_id": _STRING, "event_time_ms": _LONG, "producer": _STRING, "causation_id": _OPTIONAL_STRING,
                    "correlation_id": _STRING}
-_TICK_KINDS = {"symbol": _STRING, "venue": _STRING, "sequence": _LONG, "price": _DECIMAL, "size": _DECIMAL,
+_TICK_READS = {"symbol": _STRING, "venue": _STRING, "sequence": _LONG, "price": _DECIMAL, "size": _DECIMAL,
                "bid_price": _OPTIONAL_DECIMAL, "bid_size": _OPTIONAL_DECIMAL, "ask_price": _OPTIONAL_DECIMAL,
                "ask_size": _OPTIONAL_DECIMAL}
 
+_Layout = tuple[tuple[bool, bool, Any, Any], ...]
 
-def _layout(cls: type, kinds: dict[str, int], skip: str | None = None) -> tuple[tuple[int, Any], ...]:
-    """(kind, the slot's setter) per field of ``cls``, in the order the schema writes them."""
-    return tuple((kinds[f.name], getattr(cls, f.name).__set__) for f in dataclasses.fields(cls) if f.name != skip)
+
+def _layout(cls: type, reads: dict[str, tuple[bool, bool, Any]], skip: str | None = None) -> _Layout:
+    """(optional, string, conversion, the slot's setter) per field of ``cls``, in the order the schema writes them."""
+    return tuple((*reads[f.name], getattr(cls, f.name).__set__) for f in dataclasses.fields(cls) if f.name != skip)
 
 
 # Frozen dataclasses set each field through object.__setattr__, which costs more than reading the whole body;
 # the slots' own setters fill the same slots (neither class has a __post_init__ to skip, and the fields are
 # those of the schema in its order: tests/test_tick_decoder.py checks both), and the instances are equal to
 # those the constructors build.
-_ENVELOPE_LAYOUT = _layout(Envelope, _ENVELOPE_KINDS)
-_TICK_LAYOUT = _layout(Tick, _TICK_KINDS, skip="envelope")
+_ENVELOPE_LAYOUT = _layout(Envelope, _ENVELOPE_READS)
+_TICK_LAYOUT = _layout(Tick, _TICK_READS, skip="envelope")
 _set_envelope = Tick.envelope.__set__  # type: ignore[attr-defined]
 _new = object.__new__
 
 
-def _read(data: bytes, pos: int, target: object, layout: tuple[tuple[int, Any], ...]) -> int:
+def _read(data: bytes, pos: int, target: object, layout: _Layout) -> int:
     """Reads ``layout``'s fields from ``pos`` into ``target``'s slots; the position after them.
 
     One loop over the fields rather than a function per field: calls and the tuples they return cost
     more than the bytes. Raises IndexError, UnicodeDecodeError or ValueError where the fast path stops.
     """
-    for kind, setter in layout:
+    for optional, string, convert, setter in layout:
         byte = data[pos]
         pos += 1
-        if kind is _OPTIONAL_STRING or kind is _OPTIONAL_DECIMAL:
+        if optional:
             if byte == 0:  # zig-zag 0: the union's branch "null"
                 setter(target, None)
                 continue
@@ -106,16 +112,16 @@ def _read(data: bytes, pos: int, target: object, layout: tuple[tuple[int, Any], 
             if value >= _LONG_BITS:
                 raise ValueError
             value = (value >> 1) ^ -(value & 1)
-        if kind is _STRING or kind is _OPTIONAL_STRING:
+        if string:
             end = pos + value
             if value < 0 or end > len(data):
                 raise ValueError
             setter(target, data[pos:end].decode())
             pos = end
-        elif kind is _LONG:
+        elif convert is None:
             setter(target, value)
         else:
-            setter(target, _decimal(value))
+            setter(target, convert(value))
     return pos
 
 
