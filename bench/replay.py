@@ -15,7 +15,9 @@ Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
@@ -47,50 +49,85 @@ def _records(reader: LogReader, topic: str, part: PartitionPlan) -> list[RawReco
     return [r for batch in reader.read(topic, {part.partition: (part.start, part.end)}) for r in batch]
 
 
-def measure(step: int = 1) -> dict:
-    """Prints the figures (every ``step``-th tick of the sample, all by default) and returns them."""
-    bootstrap = endpoints()[0]
-    codec = EventCodec()
+@dataclass(frozen=True)
+class LiveDay:
+    """The sample file on the log in a scratch namespace, with live's derived events and the day's replay plan."""
+
+    live: Namespace
+    ticks: int
+    lived: ReplayRun
+    plan: ReplayPlan
+    planned_s: float
+
+    def records(self, reader: LogReader) -> list[RawRecord]:
+        """The raw input records of the day's (first) partition, as a replay reads them."""
+        return _records(reader, self.live.topic(INPUTS), next(p for p in self.plan.partitions if p.inputs))
+
+
+@contextmanager
+def live_day(bootstrap: str, reader: LogReader, codec: EventCodec, step: int = 1) -> Iterator[LiveDay]:
+    """Puts the sample file (every ``step``-th tick) on the log and derives "live" events from it in-process (the
+    kernel from an empty state over every input), then plans trading day ``DAY``; deletes the namespace afterwards."""
     ticks = sample_ticks(step=step)
-    with scratch_namespace(bootstrap) as live, LogReader(bootstrap) as reader:
+    with scratch_namespace(bootstrap) as live:
         producer = EventProducer(bootstrap, live, codec)
         for tick in ticks:
             producer.send(INPUTS, tick.symbol, tick)
         producer.flush()
-
         marks = reader.watermarks(live.topic(INPUTS))
         everything = ReplayPlan("all", tuple(PartitionPlan(p, low, high, None) for p, (low, high) in marks.items()))
         kernels = {p: TradingKernel(p, KernelSettings.parse(), BaselineScorer()) for p in marks}
         lived = run_fast(reader, producer, live, everything, kernels)
+        planned_s, plan = _timed(lambda: plan_day(reader, live, DAY, None, codec))
+        yield LiveDay(live, len(ticks), lived, plan, planned_s)
 
-        target, piped_target = Namespace(f"{live.prefix}replay.bench."), Namespace(f"{live.prefix}replay.benchpipe.")
-        for space in (target, piped_target):
-            TopicAdmin(bootstrap, space).create(REPLAY_TOPICS)
-        try:
-            planned_s, plan = _timed(lambda: plan_day(reader, live, DAY, None, codec))
-            starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
-            replayed = run_fast(
-                reader, EventProducer(bootstrap, target, codec), live, plan, {p: s.kernel for p, s in starts.items()}
-            )
-            compared_s, comparison = _timed(lambda: _compared(reader, codec, live, target, replayed))
 
-            # The same day through the live Faust worker, into its own replay namespace.
-            starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
-            piped = run_pipeline(bootstrap, live, piped_target, plan, reader.watermarks(live.topic(INPUTS)), starts, {})
-            piped_comparison = _compared(reader, codec, live, piped_target, piped.run)
+@contextmanager
+def replay_namespace(bootstrap: str, day: LiveDay, name: str) -> Iterator[Namespace]:
+    """Fresh replay topics beside the live ones, deleted afterwards."""
+    target = Namespace(f"{day.live.prefix}replay.{name}.")
+    admin = TopicAdmin(bootstrap, target)
+    admin.create(REPLAY_TOPICS)
+    try:
+        yield target
+    finally:
+        admin.delete(REPLAY_TOPICS)
 
-            # Attribution on the same inputs: decoding alone, then the kernel alone on decoded events.
-            day = next(p for p in plan.partitions if p.inputs)
-            raw = _records(reader, live.topic(INPUTS), day)
-            decoded: list[Event] = []
-            decode_s, decode_rate = rate(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
-            kernel = start_kernel(day, {}).kernel
-            kernel_s, kernel_rate = rate(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
-        finally:
-            for space in (target, piped_target):
-                TopicAdmin(bootstrap, space).delete(REPLAY_TOPICS)
 
-    print(f"sample inputs                {len(ticks):>12,}")
+def replay_fast(bootstrap: str, reader: LogReader, codec: EventCodec, day: LiveDay, target: Namespace) -> ReplayRun:
+    """The day in fast mode from its session-start snapshot, into ``target``."""
+    starts = {p.partition: start_kernel(p, {}) for p in day.plan.partitions if p.inputs}
+    return run_fast(reader, EventProducer(bootstrap, target, codec), day.live, day.plan, {p: s.kernel for p, s in starts.items()})
+
+
+def measure(step: int = 1) -> dict:
+    """Prints the figures (every ``step``-th tick of the sample, all by default) and returns them."""
+    bootstrap = endpoints()[0]
+    codec = EventCodec()
+    with (
+        LogReader(bootstrap) as reader,
+        live_day(bootstrap, reader, codec, step) as day,
+        replay_namespace(bootstrap, day, "bench") as target,
+        replay_namespace(bootstrap, day, "benchpipe") as piped_target,
+    ):
+        live, plan, lived, planned_s = day.live, day.plan, day.lived, day.planned_s
+        replayed = replay_fast(bootstrap, reader, codec, day, target)
+        compared_s, comparison = _timed(lambda: _compared(reader, codec, live, target, replayed))
+
+        # The same day through the live Faust worker, into its own replay namespace.
+        starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
+        piped = run_pipeline(bootstrap, live, piped_target, plan, reader.watermarks(live.topic(INPUTS)), starts, {})
+        piped_comparison = _compared(reader, codec, live, piped_target, piped.run)
+
+        # Attribution on the same inputs: decoding alone, then the kernel alone on decoded events.
+        first = next(p for p in plan.partitions if p.inputs)
+        raw = day.records(reader)
+        decoded: list[Event] = []
+        decode_s, decode_rate = rate(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
+        kernel = start_kernel(first, {}).kernel
+        kernel_s, kernel_rate = rate(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
+
+    print(f"sample inputs                {day.ticks:>12,}")
     print(f"live (in-process, all)       {lived.rate:>12,.0f} inputs/s  ({lived.seconds:.1f} s, {lived.outputs:,} outputs)")
     print(f"day {DAY} inputs        {replayed.inputs:>12,}")
     print(f"plan (offsets by time, snapshot) {planned_s:>8.2f} s")
@@ -110,7 +147,7 @@ def measure(step: int = 1) -> dict:
     print(f"  identical to fast mode     {same!s:>12}")
     return {
         "bench": "replay",
-        "ticks": len(ticks),
+        "ticks": day.ticks,
         "day": DAY.isoformat(),
         "day_inputs": replayed.inputs,
         "identical": {"fast": comparison.identical, "pipeline": piped_comparison.identical, "pipeline_as_fast": same},

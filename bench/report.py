@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import (
     api,
     common,
+    decode,
     inference,
     ingest,
     pipeline,
@@ -39,6 +40,7 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "ingest": ("Avro encode/decode and ingest onto the broker", ingest.measure, lambda: ingest.measure(20_000)),
     "pipeline": ("the pure kernel, recovery and the live Faust worker", pipeline.measure, lambda: pipeline.measure(20_000)),
     "replay": ("replay of trading day 2013-09-03, fast and pipeline modes", replay.measure, lambda: replay.measure(step=50)),
+    "decode": ("decode beside fastavro's, and the fast replay it bounds", decode.measure, lambda: decode.measure(step=50)),
     "projections": ("projection rebuild beside raw COPY", projections.measure, lambda: projections.measure(step=100)),
     "api": ("API latency of paginated queries", api.measure, lambda: api.measure(rows=20_000, pages=20, filtered=20)),
     "inference": ("scoring paths and the kernel with the model", inference.measure,

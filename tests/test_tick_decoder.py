@@ -1,0 +1,130 @@
+"""The hand-specialised tick decoder agrees with fastavro's decode, or steps aside so that fastavro decides.
+
+The reference is the general path of ``contract.serde``: fastavro's datum mapped onto the dataclasses.
+Ticks are compared by ``repr`` as well as ``==``, since ``Decimal`` equality ignores the exponent and the
+bytes the kernel derives do not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract.events import Envelope, Event, Tick
+from contract.serde import HEADER_LENGTH, MAGIC, DecodeError, EventCodec
+from contract.tick_decoder import TICK_FINGERPRINT, decode_tick
+from eventlog.ingest import read_ticks
+from tests.event_strategies import events_of
+
+CODEC = EventCodec()
+
+
+def _reference(data: bytes) -> Event:
+    """fastavro's decode, as every event that is not a current-schema tick is decoded."""
+    return CODEC.from_record(*CODEC.decode_record(data))
+
+
+def _reference_outcome(data: bytes) -> tuple[str, str]:
+    try:
+        return "decoded", repr(_reference(data))
+    except DecodeError as exc:
+        return "refused", exc.reason
+
+
+def _outcome(data: bytes) -> tuple[str, str]:
+    try:
+        return "decoded", repr(CODEC.decode(data))
+    except DecodeError as exc:
+        return "refused", exc.reason
+
+
+def test_the_decoder_is_written_for_the_current_tick_schema() -> None:
+    schema = CODEC.registry.reader(Tick.SCHEMA)
+    assert schema.fingerprint == TICK_FINGERPRINT
+    wire = [f["name"] for f in schema.schema_json["fields"]]
+    envelope = [f["name"] for f in schema.schema_json["fields"][0]["type"]["fields"]]
+    attributes = [f.name for f in dataclasses.fields(Tick)]
+    assert wire == [a if a in ("envelope", "symbol", "venue", "sequence") else f"{a}_e8" for a in attributes]
+    assert envelope == [f.name for f in dataclasses.fields(Envelope)]
+    # The decoder fills the slots directly: a __post_init__ would be skipped.
+    assert not hasattr(Tick, "__post_init__") and not hasattr(Envelope, "__post_init__")
+
+
+def test_every_tick_of_the_sample_file_decodes_as_fastavro_decodes_it() -> None:
+    count = 0
+    for tick in read_ticks():
+        data = CODEC.encode(tick)
+        fast = decode_tick(data, HEADER_LENGTH)
+        assert fast is not None
+        assert repr(fast) == repr(_reference(data))
+        assert fast == tick
+        count += 1
+    assert count == 500_000
+
+
+@settings(max_examples=500, deadline=None)  # no timed assertions: the machine is shared
+@given(events_of(Tick))
+def test_generated_ticks_decode_as_fastavro_decodes_them(tick: Tick) -> None:
+    data = CODEC.encode(tick)
+    fast = decode_tick(data, HEADER_LENGTH)
+    assert fast is not None
+    assert fast == tick
+    assert repr(fast) == repr(_reference(data))
+
+
+def _mangled(draw: st.DrawFn) -> bytes:
+    data = bytearray(CODEC.encode(draw(events_of(Tick))))
+    how = draw(st.sampled_from(["flip", "cut", "append", "splice"]))
+    at = draw(st.integers(min_value=HEADER_LENGTH, max_value=len(data) - 1))
+    if how == "flip":
+        data[at] = draw(st.integers(min_value=0, max_value=255))
+    elif how == "cut":
+        del data[at:]
+    elif how == "append":
+        data += draw(st.binary(min_size=1, max_size=4))
+    else:
+        data[at:at] = draw(st.binary(min_size=1, max_size=12))
+    return bytes(data)
+
+
+MANGLED = st.composite(_mangled)()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(MANGLED)
+def test_mangled_ticks_are_decoded_or_refused_exactly_as_fastavro_does(data: bytes) -> None:
+    fast = decode_tick(data, HEADER_LENGTH)
+    reference = _reference_outcome(data)
+    if fast is not None:  # the fast path only answers when fastavro reads the same tick
+        assert reference == ("decoded", repr(fast))
+    assert _outcome(data) == reference
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"\x03", "a negative string length"),
+        (b"\x80", "a varint cut short"),
+        (b"\xff" * 11, "a varint longer than a long"),
+        (b"\x04\xff\xfe", "bad UTF-8"),
+    ],
+    ids=["negative-length", "cut-varint", "long-varint", "utf8"],
+)
+def test_bodies_the_fast_path_cannot_read_go_to_fastavro(body: bytes, why: str) -> None:
+    data = MAGIC + TICK_FINGERPRINT + body
+    assert decode_tick(data, HEADER_LENGTH) is None, why
+    with pytest.raises(DecodeError, match="corrupt aitrader.events.Tick body"):
+        CODEC.decode(data)
+
+
+def test_a_union_branch_the_schema_does_not_have_is_left_to_fastavro() -> None:
+    good = CODEC.encode(next(itertools.islice(read_ticks(), 1)))
+    assert good.endswith(b"\x00\x00\x00\x00")  # no top of book: four null branches
+    bad = good[:-1] + b"\x04"  # branch 2 of a two-branch union
+    assert decode_tick(bad, HEADER_LENGTH) is None
+    assert _outcome(bad) == _reference_outcome(bad)
+    assert _outcome(bad)[0] == "refused"
