@@ -58,6 +58,9 @@ class TradingCalendar:
         self._years: set[int] = set()
         self._closes: list[int] = []
         self._sessions: list[Session] = []
+        # [from_ms, to_ms) over which session_of gives ``session`` with the sessions loaded now: ticks come in runs
+        # of one session, and this spares each of them the date arithmetic and the search.
+        self._last: tuple[int, int, Session] | None = None
 
     @classmethod
     def for_venue(cls, venue: str) -> TradingCalendar:
@@ -68,12 +71,22 @@ class TradingCalendar:
 
     def session_of(self, time_ms: int) -> Session:
         """The session that contains ``time_ms``, or the next one when it falls in a break."""
-        self._ensure_year(datetime.fromtimestamp(time_ms / 1000, self.zone).year)
+        last = self._last
+        if last is not None and last[0] <= time_ms < last[1]:
+            return last[2]
+        year = datetime.fromtimestamp(time_ms / 1000, self.zone).year
+        self._ensure_year(year)
         index = bisect.bisect_right(self._closes, time_ms)
         if index == len(self._sessions):  # past the last close of the year: next year's first session
-            self._ensure_year(datetime.fromtimestamp(time_ms / 1000, self.zone).year + 1)
+            self._ensure_year(year + 1)
             index = bisect.bisect_right(self._closes, time_ms)
-        return self._sessions[index]
+        session = self._sessions[index]
+        # Every time from the previous close to this close gets this session, but only within ``year``: the search
+        # is only right for a time whose year is loaded, and loading a year forgets this (see _ensure_year).
+        start, end = _year_start_ms(year, self.zone), _year_start_ms(year + 1, self.zone)
+        previous_close = self._closes[index - 1] if index else start
+        self._last = (max(previous_close, start), min(session.close_ms, end), session)
+        return session
 
     def session(self, day: date) -> Session:
         """The session of trading day ``day``; ValueError when the venue does not trade then."""
@@ -87,6 +100,7 @@ class TradingCalendar:
         if year in self._years:
             return
         self._years.add(year)
+        self._last = None
         merged = {s.day: s for s in self._sessions}
         merged.update({s.day: s for s in self._year_sessions(year)})
         self._sessions = sorted(merged.values(), key=lambda s: s.close_ms)
@@ -104,6 +118,10 @@ class TradingCalendar:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _year_start_ms(year: int, zone: ZoneInfo) -> int:
+    return _ms(datetime(year, 1, 1, tzinfo=zone))
 
 
 class VenueCalendars:
