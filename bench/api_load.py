@@ -1,6 +1,6 @@
 """Benchmark: the API under load: concurrent clients at fixed total rates while the projector writes.
 
-    python -m bench.api_load [--rows 1000000] [--rates 50,100,200,400,800] [--step-s 20] [--clients 8]
+    python -m bench.api_load [--rows 1000000] [--rates 25,50,100,200,400,800] [--step-s 20] [--clients 8]
 
 The server (``aitrader run api``) runs in its own process over a fresh schema
 holding ``--rows`` one-minute bars (``bench/api.py`` fills it); this process is
@@ -22,15 +22,17 @@ due requests in turn. The mix is drawn from a seeded generator:
   asks for ES over the hours the projector is writing;
 * export: ``/api/export/bars`` as CSV, one symbol over ``--export-minutes``.
 
-The rates climb a ladder; a step holds when no request failed (anything but
-a 200, or no answer in 10 s) and its p99 is within ``--target-ms``. Climbing
-stops at the first step that does not hold.
+The rates climb a ladder. A step is sustained when no request failed
+(anything but a 200, or no answer in 10 s) and the answers kept up (at least
+95% of the rate); it holds when, besides, its p99 is within ``--target-ms``.
+Climbing stops at the first step not sustained.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import subprocess
 import sys
@@ -53,6 +55,7 @@ from tests.seed import sample_slice
 
 MIX = (("page", 0.45), ("filtered", 0.45), ("export", 0.10))
 TIMEOUT_S = 10.0
+KEPT_UP = 0.95  # a step is sustained when its answers per second reach this share of its rate
 DAY_MS = 86_400_000
 # The writer's slice of the sample day: its rows from 2013-09-03 08:30 CT (line 141,998 of the file), the US session.
 LIVE_FIRST_ROW = 141_996
@@ -81,8 +84,20 @@ class Step:
         ordered = sorted(self.latencies_ms if values is None else values)
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
+    def answered_per_s(self) -> float:
+        return len(self.latencies_ms) / self.done_s if self.done_s else 0.0
+
+    def sustained(self) -> bool:
+        """No request failed and the answers kept up with the rate (the server did not fall behind)."""
+        return not self.errors and self.answered_per_s() >= KEPT_UP * self.rate
+
     def held(self, target_ms: float) -> bool:
-        return not self.errors and bool(self.latencies_ms) and self.percentile(99) <= target_ms
+        return self.sustained() and self.percentile(99) <= target_ms
+
+    def verdict(self, target_ms: float) -> str:
+        if self.held(target_ms):
+            return "held"
+        return f"sustained, p99 over {target_ms:g} ms" if self.sustained() else "NOT sustained"
 
 
 def plan(rng: random.Random, count: int, rows: int, limit: int, export_minutes: int) -> list[Request]:
@@ -155,6 +170,7 @@ def writer(url: str, schema: str, speed: float, rows: int = LIVE_ROWS) -> Iterat
     Yields the directory of their logs once the projector has applied its first ticks; both are stopped after.
     """
     bootstrap = endpoints()[0]
+    env = {**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     with tempfile.TemporaryDirectory(prefix="bench-api-load-") as scratch, scratch_namespace(bootstrap) as space:
         logs = Path(scratch)
         say(f"writer: ingest at {speed:g}x event time into {space.prefix}, projector into {schema}")
@@ -167,7 +183,7 @@ def writer(url: str, schema: str, speed: float, rows: int = LIVE_ROWS) -> Iterat
                 ("ingest", ["ingest", "--namespace", space.prefix, "--speed", f"{speed:g}", str(trades)]),
             ):
                 with (logs / f"{name}.log").open("w") as log:
-                    started.append(subprocess.Popen([*aitrader, *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+                    started.append(subprocess.Popen([*aitrader, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
             deadline = time.monotonic() + 120
             while bars_projected(url, schema) == 0:
                 if time.monotonic() > deadline or any(p.poll() is not None for p in started):
@@ -185,17 +201,17 @@ def print_step(step: Step, target_ms: float) -> None:
     kinds = "  ".join(f"{kind} p99 {step.percentile(99, values):.1f}" for kind, values in sorted(step.by_kind.items()))
     errors = sum(step.errors.values())
     print(
-        f"{step.rate:>6,.0f}/s  answered {len(step.latencies_ms) / step.done_s:>6,.0f}/s  "
+        f"{step.rate:>6,.0f}/s  answered {step.answered_per_s():>6,.0f}/s  "
         f"p50 {step.percentile(50):7.2f}  p95 {step.percentile(95):7.2f}  p99 {step.percentile(99):8.2f} ms  "
         f"errors {errors:>4}  projector {step.writer_records / step.seconds:>5,.0f} ticks/s  "
-        f"{'held' if step.held(target_ms) else 'NOT held'}  ({kinds})"
+        f"{step.verdict(target_ms)}  ({kinds})"
         + (f"  {dict(step.errors)}" if errors else "")
     )
 
 
 def measure(
     rows: int = 1_000_000,
-    rates: tuple[float, ...] = (50, 100, 200, 400, 800),
+    rates: tuple[float, ...] = (25, 50, 100, 200, 400, 800),
     step_s: float = 20.0,
     clients: int = 8,
     limit: int = 100,
@@ -224,23 +240,28 @@ def measure(
             step.writer_records = bars_projected(url, schema) - before
             print_step(step, target_ms)
             steps.append(step)
-            if not step.held(target_ms):
+            if not step.sustained():
                 break
     held = [s.rate for s in steps if s.held(target_ms)]
-    print(f"highest rate held (no errors, p99 <= {target_ms:g} ms): " + (f"{held[-1]:,.0f} requests/s" if held else "none"))
+    sustained = [s.rate for s in steps if s.sustained()]
+    print(f"highest rate held (sustained, p99 <= {target_ms:g} ms): " + (f"{held[-1]:,.0f} requests/s" if held else "none"))
+    print("highest rate sustained (no errors, answers kept up): " + (f"{sustained[-1]:,.0f} requests/s" if sustained else "none"))
     figures = []
     for step in steps:
         figures += [figure(f"{step.rate:,.0f} req/s: p{p}", step.percentile(p), "ms") for p in (50, 95, 99)]
-        figures.append(figure(f"{step.rate:,.0f} req/s: answered", len(step.latencies_ms) / step.done_s, "req/s"))
+        figures.append(figure(f"{step.rate:,.0f} req/s: answered", step.answered_per_s(), "req/s"))
+    if sustained:
+        figures.append(figure("highest rate sustained (no errors, answers kept up)", sustained[-1], "req/s"))
     if held:
-        figures.append(figure(f"highest rate held (p99 <= {target_ms:g} ms, no errors)", held[-1], "req/s"))
+        figures.append(figure(f"highest rate held (sustained, p99 <= {target_ms:g} ms)", held[-1], "req/s"))
     return {
         "bench": "api_load",
         "rows": rows,
         "clients": clients,
         "steps": [
             {"rate": s.rate, "p50_ms": s.percentile(50), "p95_ms": s.percentile(95), "p99_ms": s.percentile(99),
-             "answered": len(s.latencies_ms), "errors": dict(s.errors), "projector_records": s.writer_records, "held": s.held(target_ms)}
+             "answered": len(s.latencies_ms), "errors": dict(s.errors), "projector_records": s.writer_records,
+             "sustained": s.sustained(), "held": s.held(target_ms)}
             for s in steps
         ],
         "figures": figures,
@@ -250,7 +271,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="Bars in the table (default 1,000,000).")
-    parser.add_argument("--rates", default="50,100,200,400,800", help="The ladder: total requests/s per step, comma-separated.")
+    parser.add_argument("--rates", default="25,50,100,200,400,800", help="The ladder: total requests/s per step, comma-separated.")
     parser.add_argument("--step-s", type=float, default=20.0, help="Seconds of each step (default 20).")
     parser.add_argument("--clients", type=int, default=8, help="Concurrent clients, one connection and key each (default 8).")
     parser.add_argument("--limit", type=int, default=100, help="Rows of a keyset page (default 100).")

@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 
 from api.serialize import iso_time
 from bench.api import START_MS, SYMBOLS
-from bench.api_load import DAY_MS, LIVE_FIRST_ROW, LIVE_ROWS, LIVE_START_MS, MIX, Step, plan
+from bench.api_load import (
+    DAY_MS,
+    LIVE_FIRST_ROW,
+    LIVE_ROWS,
+    LIVE_START_MS,
+    MIX,
+    Step,
+    plan,
+)
 from tests.seed import sample_slice
 
 ROWS = 20_000
@@ -54,10 +62,14 @@ def test_the_writer_replays_the_us_session_to_the_end_of_the_sample(tmp_path: Pa
     assert before.startswith("2013-09-03 08:29")
 
 
-def test_a_step_holds_only_without_errors_and_with_its_p99_in_target() -> None:
-    step = Step(100, 1.0, latencies_ms=[float(n) for n in range(100, 0, -1)])
+def test_a_step_holds_only_sustained_without_errors_and_with_its_p99_in_target() -> None:
+    step = Step(100, 1.0, latencies_ms=[float(n) for n in range(100, 0, -1)], done_s=1.05)
     assert (step.percentile(50), step.percentile(95), step.percentile(99)) == (50.0, 95.0, 99.0)
-    assert step.held(99.0) and not step.held(98.9)
+    assert step.sustained() and step.held(99.0) and not step.held(98.9)
+    assert step.verdict(99.0) == "held" and step.verdict(98.9) == "sustained, p99 over 98.9 ms"
+    step.done_s = 1.06  # 94 answers a second for a rate of 100: the server fell behind
+    assert not step.sustained() and not step.held(1000.0) and step.verdict(1000.0) == "NOT sustained"
+    step.done_s = 1.0
     step.errors["page: HTTP 503"] += 1
-    assert not step.held(1000.0)
-    assert not Step(100, 1.0).held(1000.0)  # nothing answered holds nothing
+    assert not step.sustained() and not step.held(1000.0)
+    assert not Step(100, 1.0).sustained()  # nothing answered sustains nothing
