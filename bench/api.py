@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -94,12 +95,21 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 30) -> None:
     raise SystemExit("the API did not come up")
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str  # the server's URL
+    keys: list[str]  # one analyst key per client
+    schema: str
+    pid: int  # the server's process
+
+
 @contextmanager
-def filled_api(rows: int, port: int | None = None, keep: bool = False, clients: int = 1) -> Iterator[tuple[str, list[str], str]]:
+def filled_api(rows: int, port: int | None = None, keep: bool = False, clients: int = 1) -> Iterator[Served]:
     """The real server (``aitrader run api``, its own process) over a fresh schema holding ``rows`` bars.
 
-    Yields its base URL, one analyst key per client and the schema. The per-key rate limit is lifted: the benchmarks
-    measure latency, not the limiter. The schema is dropped afterwards unless ``keep``.
+    Yields where it serves, one analyst key per client, the schema and the server's process. The per-key
+    rate limit is lifted: the benchmarks measure latency, not the limiter. The schema is dropped afterwards
+    unless ``keep``.
     """
     port = port or 18000 + secrets.randbelow(1000)
     bootstrap, url = endpoints()
@@ -117,7 +127,7 @@ def filled_api(rows: int, port: int | None = None, keep: bool = False, clients: 
         )
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{base}/health").status_code == 200)
-        yield base, made, schema
+        yield Served(base, made, schema, server.pid)
     finally:
         if server is not None:
             server.terminate()
@@ -131,8 +141,8 @@ def measure(
 ) -> dict:
     """Prints the figures and returns them."""
     figures: list[dict[str, object]] = []
-    with filled_api(rows, port, keep) as (base, (key,), _):
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+    with filled_api(rows, port, keep) as served:
+        with httpx.Client(base_url=served.base, headers={"Authorization": f"Bearer {served.keys[0]}"}, timeout=30) as client:
             walk: list[float] = []
             cursors: list[str] = []
             cursor, walked = None, 0

@@ -79,10 +79,16 @@ class Step:
     errors: Counter[str] = field(default_factory=Counter)
     done_s: float = 0.0  # from the step's start to its last answer
     writer_records: int = 0  # what the projector applied during the step
+    server_cpu_s: float = 0.0  # CPU the server's process used during the step
+    writer_cpu_s: float = 0.0  # CPU the projector's process used during the step
 
     def percentile(self, p: float, values: list[float] | None = None) -> float:
         ordered = sorted(self.latencies_ms if values is None else values)
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+    def server_cpu_ms(self) -> float:
+        """The server's CPU per answered request: what the machine's load does not inflate as it does latency."""
+        return self.server_cpu_s * 1000 / len(self.latencies_ms) if self.latencies_ms else 0.0
 
     def answered_per_s(self) -> float:
         return len(self.latencies_ms) / self.done_s if self.done_s else 0.0
@@ -122,8 +128,10 @@ def plan(rng: random.Random, count: int, rows: int, limit: int, export_minutes: 
 
 
 async def drive(base: str, cursors: dict[str, str | None], rate: float, requests: list[Request], step: Step) -> None:
-    """Sends ``requests`` open loop at ``rate`` a second over one connection per key (``cursors``: each key's
-    place in its walk through the table, carried from step to step), recording into ``step``."""
+    """Sends ``requests`` open loop at ``rate`` a second over one connection per key, recording into ``step``.
+
+    ``cursors`` holds each key's place in its walk through the table, carried from step to step.
+    """
     loop = asyncio.get_running_loop()
     started = loop.time()
     queue = iter(enumerate(requests))
@@ -156,6 +164,14 @@ async def drive(base: str, cursors: dict[str, str | None], rate: float, requests
     step.done_s = loop.time() - started
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU a process has used so far (0 for none), from /proc."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14 and 15)
+
+
 def bars_projected(url: str, schema: str) -> int:
     """Input records the projector's bars projection has applied so far."""
     with connect(url, schema) as conn:
@@ -164,10 +180,10 @@ def bars_projected(url: str, schema: str) -> int:
 
 
 @contextmanager
-def writer(url: str, schema: str, speed: float, rows: int = LIVE_ROWS) -> Iterator[Path]:
+def writer(url: str, schema: str, speed: float, rows: int = LIVE_ROWS) -> Iterator[int]:
     """``aitrader ingest --speed`` of ``rows`` trades into a scratch namespace, ``aitrader run projector`` into ``schema``.
 
-    Yields the directory of their logs once the projector has applied its first ticks; both are stopped after.
+    Yields the projector's process id once it has applied its first ticks; both are stopped after.
     """
     bootstrap = endpoints()[0]
     env = {**os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
@@ -190,7 +206,7 @@ def writer(url: str, schema: str, speed: float, rows: int = LIVE_ROWS) -> Iterat
                     tails = "\n".join(f"{p.name}:\n{p.read_text()[-2000:]}" for p in sorted(logs.glob("*.log")))
                     raise SystemExit(f"the writer did not start:\n{tails}")
                 time.sleep(0.5)
-            yield logs
+            yield started[0].pid
         finally:
             for process in reversed(started):
                 process.terminate()
@@ -203,7 +219,8 @@ def print_step(step: Step, target_ms: float) -> None:
     print(
         f"{step.rate:>6,.0f}/s  answered {step.answered_per_s():>6,.0f}/s  "
         f"p50 {step.percentile(50):7.2f}  p95 {step.percentile(95):7.2f}  p99 {step.percentile(99):8.2f} ms  "
-        f"errors {errors:>4}  projector {step.writer_records / step.seconds:>5,.0f} ticks/s  "
+        f"errors {errors:>4}  server CPU {step.server_cpu_ms():5.1f} ms/request  "
+        f"projector {step.writer_records / step.done_s:>5,.0f} ticks/s ({step.writer_cpu_s / step.done_s:.0%} CPU)  "
         f"{step.verdict(target_ms)}  ({kinds})"
         + (f"  {dict(step.errors)}" if errors else "")
     )
@@ -226,18 +243,20 @@ def measure(
     url = endpoints()[1]
     rng = random.Random(seed)  # the benchmark's own request mix, nothing derived from it
     steps: list[Step] = []
-    with filled_api(rows, clients=clients) as (base, keys, schema), (
-        writer(url, schema, speed, writer_rows) if with_writer else nullcontext()
-    ):
-        cursors: dict[str, str | None] = dict.fromkeys(keys)
+    with filled_api(rows, clients=clients) as served, (
+        writer(url, served.schema, speed, writer_rows) if with_writer else nullcontext()
+    ) as projector:
+        base, schema = served.base, served.schema
+        cursors: dict[str, str | None] = dict.fromkeys(served.keys)
         warm = Step(rates[0], min(step_s, 2.0))
         asyncio.run(drive(base, cursors, rates[0], plan(rng, int(warm.rate * warm.seconds), rows, limit, export_minutes), warm))
         print(f"{clients} clients, open loop, {step_s:.0f} s a step; mix {', '.join(f'{k} {w:.0%}' for k, w in MIX)}; latencies in ms")
         for rate in rates:
             step = Step(rate, step_s)
-            before = bars_projected(url, schema)
+            before = bars_projected(url, schema), cpu_seconds(served.pid), cpu_seconds(projector)
             asyncio.run(drive(base, cursors, rate, plan(rng, int(rate * step_s), rows, limit, export_minutes), step))
-            step.writer_records = bars_projected(url, schema) - before
+            step.writer_records = bars_projected(url, schema) - before[0]
+            step.server_cpu_s, step.writer_cpu_s = cpu_seconds(served.pid) - before[1], cpu_seconds(projector) - before[2]
             print_step(step, target_ms)
             steps.append(step)
             if not step.sustained():
@@ -250,6 +269,7 @@ def measure(
     for step in steps:
         figures += [figure(f"{step.rate:,.0f} req/s: p{p}", step.percentile(p), "ms") for p in (50, 95, 99)]
         figures.append(figure(f"{step.rate:,.0f} req/s: answered", step.answered_per_s(), "req/s"))
+        figures.append(figure(f"{step.rate:,.0f} req/s: server CPU per request", step.server_cpu_ms(), "ms"))
     if sustained:
         figures.append(figure("highest rate sustained (no errors, answers kept up)", sustained[-1], "req/s"))
     if held:
@@ -261,6 +281,7 @@ def measure(
         "steps": [
             {"rate": s.rate, "p50_ms": s.percentile(50), "p95_ms": s.percentile(95), "p99_ms": s.percentile(99),
              "answered": len(s.latencies_ms), "errors": dict(s.errors), "projector_records": s.writer_records,
+             "server_cpu_ms_per_request": s.server_cpu_ms(), "projector_cpu_s": s.writer_cpu_s,
              "sustained": s.sustained(), "held": s.held(target_ms)}
             for s in steps
         ],

@@ -29,6 +29,7 @@ def test_a_quick_ladder_answers_every_request_while_the_projector_writes(
         assert step["errors"] == {}
         assert 0 < step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"]
         assert step["held"] == (step["sustained"] and step["p99_ms"] <= 25)
+        assert step["server_cpu_ms_per_request"] > 0  # the server's own process, measured from /proc
     assert sum(s["projector_records"] for s in steps) > 0  # the projector wrote into the schema during the steps
     rates = {f["what"]: f["value"] for f in result["figures"]}
     assert {f"{s['rate']:,.0f} req/s: p{p}" for s in steps for p in (50, 95, 99)} <= rates.keys()

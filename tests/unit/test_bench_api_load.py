@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from bench.api_load import (
     LIVE_START_MS,
     MIX,
     Step,
+    cpu_seconds,
     plan,
 )
 from tests.seed import sample_slice
@@ -73,3 +76,14 @@ def test_a_step_holds_only_sustained_without_errors_and_with_its_p99_in_target()
     step.errors["page: HTTP 503"] += 1
     assert not step.sustained() and not step.held(1000.0)
     assert not Step(100, 1.0).sustained()  # nothing answered sustains nothing
+
+
+def test_cpu_seconds_are_this_process_own_and_grow_with_work() -> None:
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn 50 ms of CPU
+        pass
+    assert cpu_seconds(os.getpid()) - before >= 0.03  # /proc counts in clock ticks (10 ms)
+    assert cpu_seconds(None) == 0.0
+    step = Step(10, 1.0, latencies_ms=[1.0] * 4, server_cpu_s=0.02)
+    assert step.server_cpu_ms() == 5.0 and Step(10, 1.0).server_cpu_ms() == 0.0
