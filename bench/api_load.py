@@ -81,6 +81,7 @@ class Step:
     writer_records: int = 0  # what the projector applied during the step
     server_cpu_s: float = 0.0  # CPU the server's process used during the step
     writer_cpu_s: float = 0.0  # CPU the projector's process used during the step
+    client_cpu_s: float = 0.0  # CPU this process (the load generator) used during the step
 
     def percentile(self, p: float, values: list[float] | None = None) -> float:
         ordered = sorted(self.latencies_ms if values is None else values)
@@ -88,7 +89,10 @@ class Step:
 
     def server_cpu_ms(self) -> float:
         """The server's CPU per answered request: what the machine's load does not inflate as it does latency."""
-        return self.server_cpu_s * 1000 / len(self.latencies_ms) if self.latencies_ms else 0.0
+        return self.cpu_ms(self.server_cpu_s)
+
+    def cpu_ms(self, seconds: float) -> float:
+        return seconds * 1000 / len(self.latencies_ms) if self.latencies_ms else 0.0
 
     def answered_per_s(self) -> float:
         return len(self.latencies_ms) / self.done_s if self.done_s else 0.0
@@ -219,7 +223,7 @@ def print_step(step: Step, target_ms: float) -> None:
     print(
         f"{step.rate:>6,.0f}/s  answered {step.answered_per_s():>6,.0f}/s  "
         f"p50 {step.percentile(50):7.2f}  p95 {step.percentile(95):7.2f}  p99 {step.percentile(99):8.2f} ms  "
-        f"errors {errors:>4}  server CPU {step.server_cpu_ms():5.1f} ms/request  "
+        f"errors {errors:>4}  CPU/request: server {step.server_cpu_ms():5.1f} ms, clients {step.cpu_ms(step.client_cpu_s):4.1f} ms  "
         f"projector {step.writer_records / step.done_s:>5,.0f} ticks/s ({step.writer_cpu_s / step.done_s:.0%} CPU)  "
         f"{step.verdict(target_ms)}  ({kinds})"
         + (f"  {dict(step.errors)}" if errors else "")
@@ -253,10 +257,11 @@ def measure(
         print(f"{clients} clients, open loop, {step_s:.0f} s a step; mix {', '.join(f'{k} {w:.0%}' for k, w in MIX)}; latencies in ms")
         for rate in rates:
             step = Step(rate, step_s)
-            before = bars_projected(url, schema), cpu_seconds(served.pid), cpu_seconds(projector)
+            before = bars_projected(url, schema), cpu_seconds(served.pid), cpu_seconds(projector), cpu_seconds(os.getpid())
             asyncio.run(drive(base, cursors, rate, plan(rng, int(rate * step_s), rows, limit, export_minutes), step))
             step.writer_records = bars_projected(url, schema) - before[0]
             step.server_cpu_s, step.writer_cpu_s = cpu_seconds(served.pid) - before[1], cpu_seconds(projector) - before[2]
+            step.client_cpu_s = cpu_seconds(os.getpid()) - before[3]
             print_step(step, target_ms)
             steps.append(step)
             if not step.sustained():
@@ -281,7 +286,8 @@ def measure(
         "steps": [
             {"rate": s.rate, "p50_ms": s.percentile(50), "p95_ms": s.percentile(95), "p99_ms": s.percentile(99),
              "answered": len(s.latencies_ms), "errors": dict(s.errors), "projector_records": s.writer_records,
-             "server_cpu_ms_per_request": s.server_cpu_ms(), "projector_cpu_s": s.writer_cpu_s,
+             "server_cpu_ms_per_request": s.server_cpu_ms(), "client_cpu_ms_per_request": s.cpu_ms(s.client_cpu_s),
+             "projector_cpu_s": s.writer_cpu_s,
              "sustained": s.sustained(), "held": s.held(target_ms)}
             for s in steps
         ],
