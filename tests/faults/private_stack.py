@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aitrader.stack import postgres
-from aitrader.stack.paths import DB_NAME, DB_PASSWORD, DB_USER, LOCAL_HOST, StackPaths, stack_home
+from aitrader.stack.paths import (
+    DB_NAME,
+    DB_PASSWORD,
+    DB_USER,
+    LOCAL_HOST,
+    StackPaths,
+    stack_home,
+)
 from aitrader.stack.proc import quiet, run
 from tests.workers import ROOT
 
