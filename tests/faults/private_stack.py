@@ -49,6 +49,13 @@ def _free(port: int) -> bool:
         return probe.connect_ex((LOCAL_HOST, port)) != 0
 
 
+def free_port() -> int:
+    """A port no one listens on now (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind((LOCAL_HOST, 0))
+        return int(probe.getsockname()[1])
+
+
 def free_port_pair(rng: random.Random) -> int:
     """A port whose next port up is free too (the KRaft controller listens there)."""
     for _ in range(100):

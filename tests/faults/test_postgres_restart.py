@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from projections.db import auth_schema, connect
 from projections.status import lags
 from tests.faults.chaos import Chaos, Kind, committed_to_end
 from tests.faults.checks import assert_nothing_lost
-from tests.faults.private_stack import PrivatePostgres
+from tests.faults.private_stack import PrivatePostgres, free_port
 from tests.scratch import drop_with_companions, fresh_schema
 from tests.workers import ingest
 
@@ -65,12 +64,6 @@ def database() -> Iterator[PrivatePostgres]:
         yield private
     finally:
         private.remove()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _projected_to_end(bootstrap: str, database_url: str, schema: str, namespace: Namespace) -> bool:
@@ -101,7 +94,7 @@ def test_a_postgres_restart_mid_transaction_is_survived_unattended(
         with connect(url, auth_schema(schema)) as conn:
             _, key = keys.create(conn, "fault test", "analyst")
         day = write_multi_symbol_day(tmp_path / "day", every=EVERY, since=SINCE, until=UNTIL)
-        gate, keys_dir, prefix, port = tmp_path / "gate", tmp_path / "notary", namespace.prefix, _free_port()
+        gate, keys_dir, prefix, port = tmp_path / "gate", tmp_path / "notary", namespace.prefix, free_port()
         gate.touch()
         kinds = (
             Kind("processors", ("run", "processors", "--namespace", prefix, "--settings", str(day.settings), "--batch", "500"), (), 0),
