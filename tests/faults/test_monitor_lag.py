@@ -5,16 +5,18 @@ the monitor's lag (``oms/account.py``). Here the live worker and the monitor
 run over a slice of the multi-symbol day with a daily-loss limit low enough to
 breach; the monitor writes HALTED to every input partition and each kernel
 applies it when it reaches it: behind every input already on its partition.
-The default form paces the ticks as a feed would (scaled in time); the long
-form ingests the slice at once, the worst case, where the halt lands behind the
-whole backlog. Reported (printed, not asserted: the machine is
-shared and loaded): how far apart the breaching fill and each partition's halt
-are in input offsets and in event time, the wall time from the breaching fill
-appearing on the log to the kernel's ``TradingStateApplied`` appearing (seen
-by a watcher polling the end offsets, so its poll period is the resolution),
-and the fills the kernels accepted after the breach and before the halt
-reached them. Asserted: the halt arrives on every partition, and from where
-each kernel applied it no order is accepted and nothing fills.
+One form paces the ticks as a feed would (scaled in time); the other ingests
+the slice at once, the worst case, where the halt lands behind the whole
+backlog. Both are ``long``: run them by hand to read the figures.
+
+Reported (printed, not asserted: the machine is shared and loaded): how far
+apart the breaching fill and each partition's halt are in input offsets and in
+event time, the wall time from the breaching fill appearing on the log to the
+halt written on the inputs and to the kernel's ``TradingStateApplied``
+appearing (seen by a watcher polling the end offsets, so its poll period is
+the resolution), and the fills the kernels accepted after the breach and before
+the halt reached them. Asserted: the halt arrives on every partition, and from
+where each kernel applied it no order is accepted and nothing fills.
 """
 
 from __future__ import annotations
@@ -54,8 +56,7 @@ pytestmark = pytest.mark.infra
 
 SINCE, UNTIL = "2013-09-01 17:00", "2013-09-02 09:00"
 EVERY = 80
-# The slice's 16 hours of ticks in about 30 s, as a feed delivers them (scaled); "max", the long form, ingests the whole
-# slice at once, so the monitor's halt queues behind every tick not yet applied.
+# The slice's 16 hours of ticks in about 30 s, as a feed delivers them (scaled); "max" ingests the whole slice at once, so the monitor's halt queues behind every tick not yet applied.
 PACED = "2000"
 MAX_DAILY_LOSS = "1"  # USD, fees and open positions included: the account is that far down early in the slice
 ACTOR = "account-monitor"
@@ -99,7 +100,8 @@ class EndWatch:
         return (self.seen[-1][0] - self.seen[0][0]) / max(1, len(self.seen) - 1)
 
 
-@pytest.mark.parametrize("speed", [PACED, pytest.param("max", marks=pytest.mark.long)])
+@pytest.mark.long  # about a minute each: a report, not a CI check (the kill tests hold the kernels to their halts)
+@pytest.mark.parametrize("speed", [PACED, "max"])
 def test_the_monitor_halts_every_kernel_after_an_account_wide_breach_and_its_lag_is_reported(
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path, speed: str
 ) -> None:
