@@ -220,10 +220,10 @@ def end_offsets(bootstrap: str, namespace: Namespace, spec: TopicSpec) -> dict[i
         return {p: high for p, (_, high) in reader.watermarks(namespace.topic(spec)).items()}
 
 
-def ingest(bootstrap: str, namespace: Namespace, day: WrittenDay) -> str:
-    """``aitrader ingest`` of a written multi-symbol day, as an operator runs it; its output."""
+def ingest(bootstrap: str, namespace: Namespace, day: WrittenDay, *options: str) -> str:
+    """``aitrader ingest`` of a written multi-symbol day (with more ``options``), as an operator runs it; its output."""
     command = [sys.executable, "-m", "aitrader", "ingest", *day.ingest_args(), "--settings", str(day.settings),
-               "--namespace", namespace.prefix]
+               "--namespace", namespace.prefix, *options]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     done = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

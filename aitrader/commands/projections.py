@@ -39,6 +39,7 @@ from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
+from eventlog import faults
 from eventlog.consumer import LogReader
 from eventlog.envsecret import CredentialsError, secret
 from eventlog.kafka_security import control_login
@@ -375,6 +376,7 @@ def api(
         url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
         audit_keys=stack_home() / "audit",  # the notary's key directory, as `aitrader audit verify` trusts it
+        fault=faults.from_environment(),  # tests only (eventlog/faults.py)
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found: with this
     # one installed that only notes the stop, a stop that was asked for and done exits 0.
