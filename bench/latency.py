@@ -1,0 +1,315 @@
+"""Live tick -> fill latency with ticks paced at a fixed rate into one warmed-up worker.
+
+    python -m bench.latency [--rate 5000] [--seconds 60] [--batch-wait-ms N]
+
+Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS). In a fresh
+namespace one live worker (``aitrader run processors``, the harness in
+tests/workers.py) is started and warmed up: it holds all three input
+partitions and has applied, flushed and committed a first slice of ticks (its
+kernels built, its code paths run) before the clock starts. The multi-symbol
+day's ticks (eventlog/sampledata.py, from ``--since``) then go onto the input
+topic at a fixed ``--rate``, each with the header ``aitrader-ingest-wall-ms``
+stamped as it is handed to the producer, as ``aitrader ingest`` stamps it; like
+``aitrader ingest --speed`` the pacer flushes before it sleeps, so no tick
+waits in the producer's linger.
+
+Latency of a fill: its broker append time minus the ingest header of the tick
+whose apply derived it, which the fill names as its ``causation_id``
+(oms/simulator.py). The append time is the broker's own stamp: this bench's
+scratch ``fills`` topic alone is switched to ``message.timestamp.type=
+LogAppendTime`` (the catalog keeps event times; nothing the worker reads uses a
+fill's record time). It is the moment the fill is on the log, and unlike the
+time a consumer in this process would see it, it does not depend on how this
+process is scheduled on a loaded machine. The broker runs on this host, so both
+stamps come from the same clock.
+
+Beside it, the order chain's latency: from the tick that started the chain,
+found by walking the ids (fill ``order_id`` -> ``OrderInitialized.intent_id`` ->
+``OrderIntent.signal_id`` -> the signal's ``causation_id``). That is what the
+worker's own histogram ``aitrader_tick_to_fill_wall_seconds`` observes
+(processors/live/observe.py), at its ack rather than the append; it is scraped
+from the worker's /metrics before and after the measured phase as a
+cross-check. The chain also spans the simulated venue's latency
+(``sim.latency_ms`` of event time), which at a fixed rate lasts as many ticks as
+the market printed in it, so it says more about the pacing than the kernel.
+
+The pacer's achieved rate and how far it ever fell behind its schedule are
+reported: if it cannot hold ``--rate`` here, the figures say what it held.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka.admin import (
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ResourceType,
+)
+
+from aitrader.stack.endpoints import endpoints
+from bench.common import figure, say, scratch_namespace
+from contract.events import (
+    Event,
+    OrderFilled,
+    OrderInitialized,
+    OrderIntent,
+    Signal,
+    Tick,
+)
+from contract.records import decode
+from contract.topics import (
+    FILLS,
+    INPUTS,
+    INTENTS,
+    ORDERS,
+    SIGNALS,
+    Namespace,
+    TopicSpec,
+)
+from eventlog.admin import ADMIN_TIMEOUT_S, TopicAdmin
+from eventlog.metrics import ingest_wall_header, ingest_wall_ms
+from eventlog.producer import EventProducer
+from eventlog.sampledata import multi_symbol_ticks
+from marketdata.synthetic import settings_text
+from tests.metric_scrape import METRICS_LINE, Scrape, scrape
+from tests.workers import CODEC, WorkerGroup, read_records
+
+START_S = 180.0
+SETTLE_S = 600.0
+WARMUP_S = 2.0  # of ticks at the rate, applied and committed before the clock starts
+SINCE = "2013-09-03 08:30"  # the US open: every symbol trades, the strategy fills
+UNTIL = "2013-09-03 09:30"  # about 325,000 ticks: 65 s at 5,000/s
+QUANTILES = (0.5, 0.9, 0.99, 0.999)
+# A busy strategy, so that a minute of ticks gives fills by the thousand (the defaults fill some twenty times a day):
+# one-second bars, short averages, no cool-down, every score traded, risk's order rate opened up.
+BUSY = {
+    "pattern.bar_seconds": "1", "pattern.cooldown_bars": "0", "pattern.ema_fast": "2", "pattern.ema_slow": "4",
+    "pattern.vol_window": "5", "pattern.volume_window": "3", "strategy.threshold": "0", "risk.max_orders_per_second": "1000",
+}
+WALL_HISTOGRAM = "aitrader_tick_to_fill_wall_seconds"
+
+
+@dataclass(frozen=True)
+class Paced:
+    """What the pacer did: ticks sent, seconds from the first send to the last, and its worst lag behind schedule."""
+
+    sent: int
+    seconds: float
+    behind_s: float
+
+    @property
+    def rate(self) -> float:
+        return (self.sent - 1) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tick as the pacer sends it: encoded beforehand, so that encoding takes nothing from the rate."""
+
+    event_id: str
+    key: bytes
+    value: bytes
+    time_ms: int
+
+    @classmethod
+    def of(cls, tick: Tick) -> Encoded:
+        return cls(tick.event_id, tick.symbol.encode(), CODEC.encode(tick), tick.event_time_ms)
+
+
+def pace(producer: EventProducer, topic: str, ticks: Sequence[Encoded], rate: float) -> Paced:
+    """Sends ``ticks`` to ``topic`` at ``rate`` per second, each stamped with the wall clock as it is handed over.
+
+    Tick i is due ``i / rate`` seconds after the first. Behind schedule, the
+    due ticks go at once (the producer batches them); ahead of it, the producer
+    is flushed before sleeping, as ``aitrader ingest --speed`` does, so what was
+    sent is on the broker and not waiting out the producer's linger.
+    """
+    started = time.monotonic()
+    behind = 0.0
+    last = started
+    for i, tick in enumerate(ticks):
+        due = started + i / rate
+        now = time.monotonic()
+        if now < due:
+            producer.flush()
+            now = time.monotonic()
+            if now < due:
+                time.sleep(due - now)
+        else:
+            behind = max(behind, now - due)
+        last = time.monotonic()
+        producer.send_raw(topic, tick.key, tick.value, tick.time_ms, ingest_wall_header())
+    producer.flush()
+    return Paced(len(ticks), last - started, behind)
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile of an ascending sequence."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """One latency per fill, in ms, ascending."""
+
+    ms: list[float]
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Latencies:
+        return cls(sorted(values))
+
+    def summary(self) -> dict[str, float]:
+        if not self.ms:
+            return {"count": 0}
+        found = {"count": len(self.ms)}
+        found.update({f"p{q * 100:g}": quantile(self.ms, q) for q in QUANTILES})
+        found["max"] = self.ms[-1]
+        return found
+
+
+def decoded(bootstrap: str, space: Namespace, spec: TopicSpec) -> list[tuple[int, Event]]:
+    """(record time ms, event) of every record of a topic."""
+    return [(record.timestamp_ms, decode(CODEC, record)) for record in read_records(bootstrap, space, spec)]
+
+
+def fill_latencies(bootstrap: str, space: Namespace, measured: set[str]) -> tuple[Latencies, Latencies]:
+    """(from the fill's own tick, from its chain's first tick) for the fills whose tick is in ``measured``.
+
+    Every tick's ingest header is read back from the input topic, the fills'
+    append times from the fills topic; the chain is walked by ids, never
+    matched by time.
+    """
+    walls = {}
+    for record in read_records(bootstrap, space, INPUTS):
+        event_id = decode(CODEC, record).event_id
+        if event_id in measured:
+            walls[event_id] = ingest_wall_ms(record)
+    orders = {e.order_id: e.intent_id for _, e in decoded(bootstrap, space, ORDERS) if isinstance(e, OrderInitialized)}
+    intents = {e.event_id: e.signal_id for _, e in decoded(bootstrap, space, INTENTS) if isinstance(e, OrderIntent)}
+    signals = {e.event_id: e.envelope.causation_id for _, e in decoded(bootstrap, space, SIGNALS) if isinstance(e, Signal)}
+    own, chain = [], []
+    for appended_ms, fill in decoded(bootstrap, space, FILLS):
+        if not isinstance(fill, OrderFilled):
+            continue
+        tick = fill.envelope.causation_id
+        if tick in walls:
+            own.append(appended_ms - walls[tick])
+        first = signals[intents[orders[fill.order_id]]]
+        if first in walls:
+            chain.append(appended_ms - walls[first])
+    return Latencies.of(own), Latencies.of(chain)
+
+
+def append_times(bootstrap: str, topic: str) -> None:
+    """Has the broker stamp ``topic``'s records with their append time instead of the time the producer gives."""
+    entry = ConfigEntry("message.timestamp.type", "LogAppendTime", incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[entry])
+    admin = TopicAdmin(bootstrap)  # kept until the futures are done: its client's end would cancel them
+    for future in admin.client.incremental_alter_configs([resource], request_timeout=ADMIN_TIMEOUT_S).values():
+        future.result()
+
+
+def buckets(found: Scrape) -> dict[float, float]:
+    """The wall tick -> fill histogram's cumulative bucket counts: upper bound (s) -> fills at or under it."""
+    return {float(s.labels["le"]): s.value for s in found.get(WALL_HISTOGRAM, []) if s.name == f"{WALL_HISTOGRAM}_bucket"}
+
+
+def histogram_quantile(counts: dict[float, float], q: float) -> float:
+    """The upper bound (ms) of the bucket holding the ``q`` quantile: the histogram says no more than that."""
+    total = counts.get(math.inf, 0.0)
+    return next(bound * 1000 for bound, n in sorted(counts.items()) if n >= q * total)
+
+
+@dataclass(frozen=True)
+class Run:
+    paced: Paced
+    own: Latencies
+    chain: Latencies
+    histogram: dict[float, float]  # the worker's own, over the measured phase only
+    drain_s: float  # from the last tick sent until the worker had committed every input: how far behind it ended
+
+
+def run(bootstrap: str, ticks: Sequence[Encoded], rate: float, warmup: int, scratch: Path, worker_args: Sequence[str]) -> Run:
+    settings = scratch / "settings.conf"
+    settings.write_text(settings_text() + "\n" + "".join(f"{key}={value}\n" for key, value in BUSY.items()))
+    with scratch_namespace(bootstrap) as space:
+        append_times(bootstrap, space.topic(FILLS))
+        producer, topic = EventProducer(bootstrap, space), space.topic(INPUTS)
+        with WorkerGroup(bootstrap, space, scratch / "logs", settings) as group:
+            worker = group.start(args=worker_args)
+            group.wait_until_shared(START_S)
+            url = worker.wait_for(METRICS_LINE.pattern, START_S).group(1)
+            say(f"worker holds every input partition; warming up with {warmup:,} ticks")
+            pace(producer, topic, ticks[:warmup], rate)
+            group.wait_until_committed(SETTLE_S)
+            before = buckets(scrape(url))
+            say(f"pacing {len(ticks) - warmup:,} ticks at {rate:,.0f}/s")
+            paced = pace(producer, topic, ticks[warmup:], rate)
+            drain_s = group.wait_until_committed(SETTLE_S)
+            after = buckets(scrape(url))
+            group.stop()
+        own, chain = fill_latencies(bootstrap, space, {tick.event_id for tick in ticks[warmup:]})
+    return Run(paced, own, chain, {bound: n - before.get(bound, 0.0) for bound, n in after.items()}, drain_s)
+
+
+def measure(
+    rate: float = 5000.0, seconds: float = 60.0, since: str = SINCE, until: str = UNTIL, batch_wait_ms: int | None = None
+) -> dict:
+    """Prints the figures and returns them."""
+    bootstrap = endpoints()[0]
+    warmup = round(rate * WARMUP_S)
+    say(f"reading the multi-symbol day from {since} to {until}")
+    ticks = [Encoded.of(tick) for tick in itertools.islice(multi_symbol_ticks(since=since, until=until), warmup + round(rate * seconds))]
+    worker_args = [] if batch_wait_ms is None else ["--batch-wait-ms", str(batch_wait_ms)]
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
+        result = run(bootstrap, ticks, rate, warmup, Path(scratch), worker_args)
+    paced, own, chain = result.paced, result.own, result.chain
+    wait = "the worker's default" if batch_wait_ms is None else f"{batch_wait_ms} ms"
+    print(f"multi-symbol day from {since}: {paced.sent:,} ticks paced at {rate:,.0f}/s after {warmup:,} warm-up ticks; "
+          f"batch wait {wait}")
+    print(f"pacer held {paced.rate:,.0f} ticks/s over {paced.seconds:.1f} s, at worst {paced.behind_s * 1000:,.1f} ms behind schedule")
+    print(f"the worker had committed every input {result.drain_s:.1f} s after the last tick was sent")
+    header = "".join(f"{name:>10}" for name in ("fills", *(f"p{q * 100:g}" for q in QUANTILES), "max"))
+    print(f"{'tick -> fill append, ms':<34}{header}")
+    for label, latencies in (("from the fill's own tick", own), ("from the chain's first tick", chain)):
+        row = latencies.summary()
+        print(f"{label:<34}{row['count']:>10,}" + "".join(f"{value:>10.1f}" for key, value in row.items() if key != "count"))
+    histogram = result.histogram
+    observed = histogram.get(math.inf, 0.0)
+    if observed:
+        under = histogram.get(0.01, 0.0) / observed
+        bounds = ", ".join(f"p{q * 100:g} <= {histogram_quantile(histogram, q):g} ms" for q in QUANTILES)
+        print(f"worker's {WALL_HISTOGRAM} (chain, at its ack): {observed:,.0f} fills, {under:.1%} within 10 ms; {bounds}")
+    figures = [
+        figure("ticks/s the pacer held", paced.rate, "ticks/s"),
+        figure("fills measured", len(own.ms), "fills"),
+        figure("worker done after the last tick", result.drain_s * 1000, "ms"),
+        *(figure(f"tick -> fill: {key}", value, "ms") for key, value in own.summary().items() if key != "count"),
+        *(figure(f"chain's first tick -> fill: {key}", value, "ms") for key, value in chain.summary().items() if key != "count"),
+    ]
+    return {"bench": "latency", "rate": rate, "ticks": paced.sent, "batch_wait_ms": batch_wait_ms, "figures": figures,
+            "worker_histogram": {str(bound): n for bound, n in sorted(histogram.items())}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000.0, help="ticks per second to pace at (default 5000)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured phase at the rate (default 60)")
+    parser.add_argument("--since", default=SINCE, help=f"CME time the ticks start at (default {SINCE!r})")
+    parser.add_argument("--until", default=UNTIL, help=f"CME time the ticks may run to (default {UNTIL!r}); fewer ticks, a shorter run")
+    parser.add_argument("--batch-wait-ms", type=int, help="the worker's --batch-wait-ms (default: its own default)")
+    options = parser.parse_args()
+    measure(options.rate, options.seconds, options.since, options.until, options.batch_wait_ms)
+
+
+if __name__ == "__main__":
+    main()
