@@ -76,7 +76,7 @@ from contract.topics import (
     TopicSpec,
 )
 from eventlog.admin import ADMIN_TIMEOUT_S, TopicAdmin
-from eventlog.metrics import ingest_wall_header, ingest_wall_ms
+from eventlog.metrics import LATENCY_BUCKETS_S, ingest_wall_header, ingest_wall_ms
 from eventlog.producer import EventProducer
 from eventlog.sampledata import multi_symbol_ticks
 from marketdata.synthetic import settings_text
@@ -181,8 +181,16 @@ def decoded(bootstrap: str, space: Namespace, spec: TopicSpec) -> list[tuple[int
     return [(record.timestamp_ms, decode(CODEC, record)) for record in read_records(bootstrap, space, spec)]
 
 
-def fill_latencies(bootstrap: str, space: Namespace, measured: set[str]) -> tuple[Latencies, Latencies]:
-    """(from the fill's own tick, from its chain's first tick) for the fills whose tick is in ``measured``.
+@dataclass(frozen=True)
+class FillTiming:
+    """One fill's latencies in ms: from its own tick, and from its chain's first; None when that tick was not measured."""
+
+    own_ms: int | None
+    chain_ms: int | None
+
+
+def fill_timings(bootstrap: str, space: Namespace, measured: set[str]) -> list[FillTiming]:
+    """Every fill whose own tick or chain's first tick is in ``measured``, in the fills topic's order.
 
     Every tick's ingest header is read back from the input topic, the fills'
     append times from the fills topic; the chain is walked by ids, never
@@ -196,17 +204,14 @@ def fill_latencies(bootstrap: str, space: Namespace, measured: set[str]) -> tupl
     orders = {e.order_id: e.intent_id for _, e in decoded(bootstrap, space, ORDERS) if isinstance(e, OrderInitialized)}
     intents = {e.event_id: e.signal_id for _, e in decoded(bootstrap, space, INTENTS) if isinstance(e, OrderIntent)}
     signals = {e.event_id: e.envelope.causation_id for _, e in decoded(bootstrap, space, SIGNALS) if isinstance(e, Signal)}
-    own, chain = [], []
+    timings = []
     for appended_ms, fill in decoded(bootstrap, space, FILLS):
         if not isinstance(fill, OrderFilled):
             continue
-        tick = fill.envelope.causation_id
-        if tick in walls:
-            own.append(appended_ms - walls[tick])
-        first = signals[intents[orders[fill.order_id]]]
-        if first in walls:
-            chain.append(appended_ms - walls[first])
-    return Latencies.of(own), Latencies.of(chain)
+        own, first = walls.get(fill.envelope.causation_id), walls.get(signals[intents[orders[fill.order_id]]])
+        if own is not None or first is not None:
+            timings.append(FillTiming(None if own is None else appended_ms - own, None if first is None else appended_ms - first))
+    return timings
 
 
 def append_times(bootstrap: str, topic: str) -> None:
@@ -229,13 +234,25 @@ def histogram_quantile(counts: dict[float, float], q: float) -> float:
     return next(bound * 1000 for bound, n in sorted(counts.items()) if n >= q * total)
 
 
+def bucket(bound_ms: float) -> str:
+    """A histogram quantile as the histogram can say it: at most a bucket's bound, or past the last one."""
+    return f"<= {bound_ms:g} ms" if math.isfinite(bound_ms) else f"> {max(LATENCY_BUCKETS_S):g} s"
+
+
 @dataclass(frozen=True)
 class Run:
     paced: Paced
-    own: Latencies
-    chain: Latencies
+    fills: list[FillTiming]
     histogram: dict[float, float]  # the worker's own, over the measured phase only
     drain_s: float  # from the last tick sent until the worker had committed every input: how far behind it ended
+
+    @property
+    def own(self) -> Latencies:
+        return Latencies.of(f.own_ms for f in self.fills if f.own_ms is not None)
+
+    @property
+    def chain(self) -> Latencies:
+        return Latencies.of(f.chain_ms for f in self.fills if f.chain_ms is not None)
 
 
 def run(bootstrap: str, ticks: Sequence[Encoded], rate: float, warmup: int, scratch: Path, worker_args: Sequence[str]) -> Run:
@@ -257,8 +274,14 @@ def run(bootstrap: str, ticks: Sequence[Encoded], rate: float, warmup: int, scra
             drain_s = group.wait_until_committed(SETTLE_S)
             after = buckets(scrape(url))
             group.stop()
-        own, chain = fill_latencies(bootstrap, space, {tick.event_id for tick in ticks[warmup:]})
-    return Run(paced, own, chain, {bound: n - before.get(bound, 0.0) for bound, n in after.items()}, drain_s)
+        fills = fill_timings(bootstrap, space, {tick.event_id for tick in ticks[warmup:]})
+    return Run(paced, fills, {bound: n - before.get(bound, 0.0) for bound, n in after.items()}, drain_s)
+
+
+def day_ticks(count: int, since: str, until: str) -> list[Encoded]:
+    """The multi-symbol day's first ``count`` ticks from ``since`` (fewer if ``until`` comes first), encoded."""
+    say(f"reading the multi-symbol day from {since} to {until}")
+    return [Encoded.of(tick) for tick in itertools.islice(multi_symbol_ticks(since=since, until=until), count)]
 
 
 def measure(
@@ -267,8 +290,7 @@ def measure(
     """Prints the figures and returns them."""
     bootstrap = endpoints()[0]
     warmup = round(rate * WARMUP_S)
-    say(f"reading the multi-symbol day from {since} to {until}")
-    ticks = [Encoded.of(tick) for tick in itertools.islice(multi_symbol_ticks(since=since, until=until), warmup + round(rate * seconds))]
+    ticks = day_ticks(warmup + round(rate * seconds), since, until)
     worker_args = [] if batch_wait_ms is None else ["--batch-wait-ms", str(batch_wait_ms)]
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as scratch:
         result = run(bootstrap, ticks, rate, warmup, Path(scratch), worker_args)
@@ -287,7 +309,7 @@ def measure(
     observed = histogram.get(math.inf, 0.0)
     if observed:
         under = histogram.get(0.01, 0.0) / observed
-        bounds = ", ".join(f"p{q * 100:g} <= {histogram_quantile(histogram, q):g} ms" for q in QUANTILES)
+        bounds = ", ".join(f"p{q * 100:g} {bucket(histogram_quantile(histogram, q))}" for q in QUANTILES)
         print(f"worker's {WALL_HISTOGRAM} (chain, at its ack): {observed:,.0f} fills, {under:.1%} within 10 ms; {bounds}")
     figures = [
         figure("ticks/s the pacer held", paced.rate, "ticks/s"),

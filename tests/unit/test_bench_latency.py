@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.latency import Latencies, Paced, histogram_quantile, quantile
+from bench.latency import Latencies, Paced, bucket, histogram_quantile, quantile
 
 
 def test_nearest_rank_quantiles_pick_a_measured_value_never_an_interpolated_one() -> None:
@@ -31,3 +31,8 @@ def test_a_histogram_quantile_is_the_upper_bound_of_the_bucket_that_holds_it() -
 def test_the_pacer_rate_counts_the_intervals_between_sends() -> None:
     assert Paced(sent=5001, seconds=1.0, behind_s=0.0).rate == 5000.0
     assert Paced(sent=1, seconds=0.0, behind_s=0.0).rate == 0.0
+
+
+def test_a_quantile_past_the_last_bucket_says_so() -> None:
+    assert bucket(histogram_quantile({0.01: 1.0, 60.0: 1.0, math.inf: 4.0}, 0.5)) == "> 60 s"
+    assert bucket(10.0) == "<= 10 ms"
