@@ -9,9 +9,10 @@ partitions and has applied, flushed and committed a first slice of ticks (its
 kernels built, its code paths run) before the clock starts. The multi-symbol
 day's ticks (eventlog/sampledata.py, from ``--since``) then go onto the input
 topic at a fixed ``--rate``, each with the header ``aitrader-ingest-wall-ms``
-stamped as it is handed to the producer, as ``aitrader ingest`` stamps it; like
-``aitrader ingest --speed`` the pacer flushes before it sleeps, so no tick
-waits in the producer's linger.
+stamped as it is handed to the producer, as ``aitrader ingest`` stamps it. Ahead
+of its schedule the pacer flushes before it sleeps, as ``aitrader ingest
+--speed`` does, so a tick does not wait out the producer's ``linger.ms``;
+behind it, the due ticks go at once and the producer batches them.
 
 Latency of a fill: its broker append time minus the ingest header of the tick
 whose apply derived it, which the fill names as its ``causation_id``
@@ -80,7 +81,7 @@ from eventlog.metrics import LATENCY_BUCKETS_S, ingest_wall_header, ingest_wall_
 from eventlog.producer import EventProducer
 from eventlog.sampledata import multi_symbol_ticks
 from marketdata.synthetic import settings_text
-from tests.metric_scrape import METRICS_LINE, Scrape, scrape
+from tests.metric_scrape import METRICS_LINE, scrape
 from tests.workers import CODEC, WorkerGroup, read_records
 
 START_S = 180.0
@@ -223,9 +224,29 @@ def append_times(bootstrap: str, topic: str) -> None:
         future.result()
 
 
-def buckets(found: Scrape) -> dict[float, float]:
-    """The wall tick -> fill histogram's cumulative bucket counts: upper bound (s) -> fills at or under it."""
-    return {float(s.labels["le"]): s.value for s in found.get(WALL_HISTOGRAM, []) if s.name == f"{WALL_HISTOGRAM}_bucket"}
+@dataclass(frozen=True)
+class WorkerView:
+    """What the worker's /metrics says: its wall tick -> fill histogram and its batches (counts since it started)."""
+
+    buckets: dict[float, float]  # cumulative: upper bound (s) -> fills observed at or under it
+    batches: float
+    batch_s: float  # summed wall time of its apply + produce + flush steps
+    inputs: float
+
+    @classmethod
+    def scraped(cls, url: str) -> WorkerView:
+        found = scrape(url)
+
+        def total(name: str) -> float:
+            return sum(sample.value for family in found.values() for sample in family if sample.name == name)
+
+        buckets = {float(s.labels["le"]): s.value for s in found.get(WALL_HISTOGRAM, []) if s.name == f"{WALL_HISTOGRAM}_bucket"}
+        return cls(buckets, total("aitrader_batch_seconds_count"), total("aitrader_batch_seconds_sum"), total("aitrader_inputs_total"))
+
+    def since(self, before: WorkerView) -> WorkerView:
+        """What happened between ``before`` and this view."""
+        buckets = {bound: n - before.buckets.get(bound, 0.0) for bound, n in self.buckets.items()}
+        return WorkerView(buckets, self.batches - before.batches, self.batch_s - before.batch_s, self.inputs - before.inputs)
 
 
 def histogram_quantile(counts: dict[float, float], q: float) -> float:
@@ -243,7 +264,7 @@ def bucket(bound_ms: float) -> str:
 class Run:
     paced: Paced
     fills: list[FillTiming]
-    histogram: dict[float, float]  # the worker's own, over the measured phase only
+    worker: WorkerView  # the worker's own metrics over the measured phase only
     drain_s: float  # from the last tick sent until the worker had committed every input: how far behind it ended
 
     @property
@@ -268,14 +289,14 @@ def run(bootstrap: str, ticks: Sequence[Encoded], rate: float, warmup: int, scra
             say(f"worker holds every input partition; warming up with {warmup:,} ticks")
             pace(producer, topic, ticks[:warmup], rate)
             group.wait_until_committed(SETTLE_S)
-            before = buckets(scrape(url))
+            before = WorkerView.scraped(url)
             say(f"pacing {len(ticks) - warmup:,} ticks at {rate:,.0f}/s")
             paced = pace(producer, topic, ticks[warmup:], rate)
             drain_s = group.wait_until_committed(SETTLE_S)
-            after = buckets(scrape(url))
+            after = WorkerView.scraped(url)
             group.stop()
         fills = fill_timings(bootstrap, space, {tick.event_id for tick in ticks[warmup:]})
-    return Run(paced, fills, {bound: n - before.get(bound, 0.0) for bound, n in after.items()}, drain_s)
+    return Run(paced, fills, after.since(before), drain_s)
 
 
 def day_ticks(count: int, since: str, until: str) -> list[Encoded]:
@@ -305,12 +326,17 @@ def measure(
     for label, latencies in (("from the fill's own tick", own), ("from the chain's first tick", chain)):
         row = latencies.summary()
         print(f"{label:<34}{row['count']:>10,}" + "".join(f"{value:>10.1f}" for key, value in row.items() if key != "count"))
-    histogram = result.histogram
-    observed = histogram.get(math.inf, 0.0)
+    worker = result.worker
+    histogram, observed = worker.buckets, worker.buckets.get(math.inf, 0.0)
     if observed:
         under = histogram.get(0.01, 0.0) / observed
         bounds = ", ".join(f"p{q * 100:g} {bucket(histogram_quantile(histogram, q))}" for q in QUANTILES)
         print(f"worker's {WALL_HISTOGRAM} (chain, at its ack): {observed:,.0f} fills, {under:.1%} within 10 ms; {bounds}")
+    if worker.batches:
+        # Where the time goes: a tick waits for its batch to close (--batch-wait-ms, or the batch before it), then
+        # for the batch's apply + produce + flush.
+        print(f"worker: {worker.batches:,.0f} batches, {worker.inputs / worker.batches:,.1f} inputs and "
+              f"{worker.batch_s / worker.batches * 1000:,.1f} ms of apply + produce + flush each on average")
     figures = [
         figure("ticks/s the pacer held", paced.rate, "ticks/s"),
         figure("fills measured", len(own.ms), "fills"),
@@ -319,7 +345,8 @@ def measure(
         *(figure(f"chain's first tick -> fill: {key}", value, "ms") for key, value in chain.summary().items() if key != "count"),
     ]
     return {"bench": "latency", "rate": rate, "ticks": paced.sent, "batch_wait_ms": batch_wait_ms, "figures": figures,
-            "worker_histogram": {str(bound): n for bound, n in sorted(histogram.items())}}
+            "worker_histogram": {str(bound): n for bound, n in sorted(histogram.items())},
+            "worker_batches": worker.batches, "worker_batch_seconds": worker.batch_s}
 
 
 def main() -> None:

@@ -32,4 +32,5 @@ def test_each_fill_is_timed_from_the_ticks_it_names_and_the_worker_observed_the_
     both = [f for f in result.fills if f.own_ms is not None and f.chain_ms is not None]
     assert len(both) > 10, result.fills
     assert all(0 <= f.own_ms <= f.chain_ms for f in both), [f for f in both if not 0 <= f.own_ms <= f.chain_ms]
-    assert result.histogram[math.inf] == len(result.own.ms)
+    assert result.worker.buckets[math.inf] == len(result.own.ms)
+    assert result.worker.inputs == len(ticks) - warmup  # the measured phase is the ticks after the warm-up, each once
