@@ -26,6 +26,7 @@ from bench import (
     decode,
     inference,
     ingest,
+    latency,
     pipeline,
     projections,
     replay,
@@ -51,6 +52,8 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "sentiment": ("news sentiment scoring", sentiment.measure, lambda: sentiment.measure(repeat=2)),
     "workers": ("1, 2 and 3 Faust workers over the multi-symbol day", workers.measure,
                 lambda: workers.measure(every=50, since="2013-09-03 08:30", until="2013-09-03 09:00")),
+    "latency": ("live tick -> fill latency at a paced 5,000 ticks/s", latency.measure,
+                lambda: latency.measure(seconds=5, until="2013-09-03 08:36")),
 }
 NAUTILUS = ("NautilusTrader 1.221.0 side by side on the same ES ticks", vs_nautilus.measure,
             lambda: vs_nautilus.measure(limit=5_000))
