@@ -231,7 +231,7 @@ def notary(
         if stop() or waits.wait_after(lambda seconds: console.print(
             f"[yellow]broker failed[/] ({cause}); resuming from the sealed checkpoints in {seconds:.0f}s", highlight=False
         )):
-            console.print("stopped during a broker failure; the next start resumes from the sealed checkpoints")
+            console.print(f"stopped during a broker failure ({cause}); the next start resumes from the sealed checkpoints", highlight=False)
             break
 
 

@@ -90,7 +90,7 @@ def monitor(
             if stop() or retry.wait_after(lambda seconds: console.print(
                 f"[yellow]broker failed[/] ({cause}); folding the fills again from the log in {seconds:.0f}s", highlight=False
             )):
-                console.print("stopped during a broker failure")
+                console.print(f"stopped during a broker failure ({cause})", highlight=False)
                 break
     if watch.waiting_for is not None:
         console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")

@@ -329,7 +329,7 @@ def projector(
             if stop() or retry.wait_after(
                 lambda seconds: log.warning("projector failed (%s); restarting from the stored offsets in %.0fs", cause, seconds)
             ):
-                log.info("stopped during a failure; the next start resumes from the stored offsets")
+                log.info("stopped during a failure (%s); the next start resumes from the stored offsets", cause)
                 return
     log.info("stopped: %d records in %.1fs, %d dead-lettered", totals.records, totals.seconds, totals.dead)
 
