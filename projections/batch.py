@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -199,15 +200,20 @@ def apply_batch(
     refusals: list[Refusal] = []
     applied = 0
     reached = 0
+    # Both lists are in log order, so each projection's slice of them is found by bisection, not by a scan.
+    record_offsets = [r.offset for r in records]
+    item_offsets = [i.record.offset for i in decoded.items]
+    item_times = [i.event.event_time_ms for i in decoded.items]
     for projection in pending:
         start = starts[projection.name]
-        mine = [i for i in decoded.items if i.record.offset >= start]
+        first = bisect_left(item_offsets, start)
+        mine = decoded.items[first:]
         consumed, skipped, refusal = _apply_projection(conn, projection, mine, context, skips or {})
         end = last + 1 if refusal is None else refusal.item.record.offset
-        last_time = max((i.event.event_time_ms for i in consumed), default=None)
+        last_time = max(item_times[first : first + len(consumed)], default=None)
         # Records passed, copies and poison included: a count of consumed items would hang on where batches break
         # (a copy is dropped inside a batch, kept across two), so a crash would change it.
-        passed = sum(1 for r in records if start <= r.offset < end)
+        passed = bisect_left(record_offsets, end) - bisect_left(record_offsets, start)
         offsets.advance(conn, projection.name, topic, partition, end, passed, last_time)
         dead += skipped
         refusals += [refusal] if refusal else []

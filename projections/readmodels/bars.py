@@ -77,7 +77,7 @@ def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> 
     if not ticks:
         return
     rows = ((t.envelope.event_id,) for t in ticks)
-    added = set(insert_new(conn, "bar_ticks", ("event_id",), rows, returning="event_id::text"))
+    added = set(insert_new(conn, "bar_ticks", ("event_id",), rows, key="event_id"))
     bars: dict[tuple[str, int], _Bar] = {}
     for tick in ticks:
         envelope = tick.envelope

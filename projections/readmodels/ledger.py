@@ -57,7 +57,7 @@ def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> 
          f.event_time_ms, days[f.event_id])
         for f in fills
     )
-    added = set(insert_new(conn, "fills", COLUMNS, rows, returning="event_id::text"))
+    added = set(insert_new(conn, "fills", COLUMNS, rows, key="event_id"))
     new = [f for f in fills if f.event_id in added]
     if not new:
         return

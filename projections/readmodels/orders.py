@@ -120,7 +120,7 @@ def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> 
         (e.event_id, getattr(e, "order_id"), type(e).__name__, getattr(e, "symbol"), e.event_time_ms, Jsonb(event_fields(e)))
         for e in events
     )
-    added = set(insert_new(conn, "order_events", EVENT_COLUMNS, rows, returning="event_id::text"))
+    added = set(insert_new(conn, "order_events", EVENT_COLUMNS, rows, key="event_id"))
     touched: list[str] = []
     for event in events:
         if event.event_id in added:
