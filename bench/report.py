@@ -28,6 +28,7 @@ from bench import (
     pipeline,
     projections,
     replay,
+    scaling,
     sentiment,
     vs_nautilus,
     workers,
@@ -48,6 +49,8 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "sentiment": ("news sentiment scoring", sentiment.measure, lambda: sentiment.measure(repeat=2)),
     "workers": ("1, 2 and 3 Faust workers over the multi-symbol day", workers.measure,
                 lambda: workers.measure(every=50, since="2013-09-03 08:30", until="2013-09-03 09:00")),
+    "scaling": ("one tick budget over 1, 10 and 100 symbols, every stage", scaling.measure,
+                lambda: scaling.measure(every=10, since="2013-09-03 08:30", until="2013-09-03 09:00")),
 }
 NAUTILUS = ("NautilusTrader 1.221.0 side by side on the same ES ticks", vs_nautilus.measure,
             lambda: vs_nautilus.measure(limit=5_000))

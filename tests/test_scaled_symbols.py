@@ -24,7 +24,12 @@ from inference.baseline import BaselineScorer
 from kernel.engine import TradingKernel
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
-from marketdata.synthetic import SYNTHETIC_PREFIX, Derivation, instrument_settings, scaled_symbols
+from marketdata.synthetic import (
+    SYNTHETIC_PREFIX,
+    Derivation,
+    instrument_settings,
+    scaled_symbols,
+)
 from oms.instruments import SYMBOL
 
 WINDOW = {"until": "2013-09-01 18:00"}  # the first hour of the sample: ~4,500 ticks, read in a moment
