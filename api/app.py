@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -78,6 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.ready = health.Recent(settings.ready_cache_s)
     app.state.metrics = ApiMetrics()
     app.state.sessions = Sessions(settings.console_session_s)
+    app.state.export_blocks = itertools.count(1)  # what a mid-export fault counts (api.routers.export)
     app.middleware("http")(headers.secure)
     app.middleware("http")(inputs.guard)  # inside the metrics: refusals are counted too
     app.middleware("http")(app.state.metrics.middleware)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.topics import Namespace
+from eventlog.faults import Fault
 from eventlog.kafka_security import KafkaSecurity
 
 MAX_LIMIT = 1000
@@ -45,6 +46,7 @@ class ApiSettings:
     # The notary key directory whose root.pub (else its one notary.pub) the audit verify and bundle routes trust,
     # as `aitrader audit verify` does by default; None: those routes answer 503.
     audit_keys: Path | None = None
+    fault: Fault | None = None  # tests only: where the process fails on purpose (eventlog/faults.py)
 
     @property
     def bucket_size(self) -> float:

@@ -21,7 +21,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -93,19 +95,30 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 30) -> None:
     raise SystemExit("the API did not come up")
 
 
-def measure(
-    rows: int = 1_000_000, pages: int = 0, limit: int = 500, filtered: int = 300, port: int | None = None, keep: bool = False
-) -> dict:
-    """Prints the figures and returns them."""
+@dataclass(frozen=True)
+class Served:
+    base: str  # the server's URL
+    keys: list[str]  # one analyst key per client
+    schema: str
+    pid: int  # the server's process
+
+
+@contextmanager
+def filled_api(rows: int, port: int | None = None, keep: bool = False, clients: int = 1) -> Iterator[Served]:
+    """The real server (``aitrader run api``, its own process) over a fresh schema holding ``rows`` bars.
+
+    Yields where it serves, one analyst key per client, the schema and the server's process. The per-key
+    rate limit is lifted: the benchmarks measure latency, not the limiter. The schema is dropped afterwards
+    unless ``keep``.
+    """
     port = port or 18000 + secrets.randbelow(1000)
-    figures: list[dict[str, object]] = []
     bootstrap, url = endpoints()
-    server = None
     schema = fresh_schema(url, "bench")
+    server = None
     try:
         print(f"copied {rows:,} bars in {fill_bars(url, schema, rows):.1f}s into {schema}")
         with connect(url, auth_schema(schema)) as conn:
-            key = keys.create(conn, "bench", "analyst")[1]
+            made = [keys.create(conn, f"bench-{n}", "analyst")[1] for n in range(clients)]
         code = "import typer; from aitrader.commands.projections import api; typer.run(api)"
         server = subprocess.Popen(
             [sys.executable, "-c", code, "--schema", schema, "--port", str(port), "--rate-limit", "1000000"],
@@ -113,8 +126,23 @@ def measure(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            wait_until(lambda: client.get("/health").status_code == 200)
+        wait_until(lambda: httpx.get(f"{base}/health").status_code == 200)
+        yield Served(base, made, schema, server.pid)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        if not keep:
+            drop_with_companions(url, schema)
+
+
+def measure(
+    rows: int = 1_000_000, pages: int = 0, limit: int = 500, filtered: int = 300, port: int | None = None, keep: bool = False
+) -> dict:
+    """Prints the figures and returns them."""
+    figures: list[dict[str, object]] = []
+    with filled_api(rows, port, keep) as served:
+        with httpx.Client(base_url=served.base, headers={"Authorization": f"Bearer {served.keys[0]}"}, timeout=30) as client:
             walk: list[float] = []
             cursors: list[str] = []
             cursor, walked = None, 0
@@ -143,12 +171,6 @@ def measure(
             for cursor in rng.sample(cursors, min(len(cursors), 200)):
                 deep_rows += len(timed(client, "/api/bars", {"limit": limit, "cursor": cursor}, deep)["data"])
             figures += report("resume at a deep cursor", deep, deep_rows)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
-        if not keep:
-            drop_with_companions(url, schema)
     return {"bench": "api", "rows": rows, "figures": figures}
 
 

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from bench import (
     api,
+    api_load,
     common,
     decode,
     inference,
     ingest,
+    latency,
     pipeline,
     projections,
     replay,
@@ -44,11 +46,15 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "decode": ("decode beside fastavro's, and the fast replay it bounds", decode.measure, lambda: decode.measure(step=50)),
     "projections": ("projection rebuild beside raw COPY", projections.measure, lambda: projections.measure(step=100)),
     "api": ("API latency of paginated queries", api.measure, lambda: api.measure(rows=20_000, pages=20, filtered=20)),
+    "api_load": ("the API under open-loop load from 8 clients while the projector writes", api_load.measure,
+                 lambda: api_load.measure(rows=20_000, rates=(10, 20), step_s=5, writer_rows=60_000)),
     "inference": ("scoring paths and the kernel with the model", inference.measure,
                   lambda: inference.measure(calls=40, rows_n=2_000, ticks=5_000)),
     "sentiment": ("news sentiment scoring", sentiment.measure, lambda: sentiment.measure(repeat=2)),
     "workers": ("1, 2 and 3 Faust workers over the multi-symbol day", workers.measure,
                 lambda: workers.measure(every=50, since="2013-09-03 08:30", until="2013-09-03 09:00")),
+    "latency": ("live tick -> fill latency at a paced 5,000 ticks/s", latency.measure,
+                lambda: latency.measure(seconds=5, until="2013-09-03 08:36")),
     "scaling": ("one tick budget over 1, 10 and 100 symbols, every stage", scaling.measure,
                 lambda: scaling.measure(every=10, since="2013-09-03 08:30", until="2013-09-03 09:00")),
 }

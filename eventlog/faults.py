@@ -28,7 +28,10 @@ points, by process (``N`` counts that process's own unit of work)
                     none is flushed);
   ``mid-fold``      account monitor (``processors/live/monitor.py``), fills
                     folded: in the middle of a poll's fills, the rest of them
-                    not folded yet.
+                    not folded yet;
+  ``mid-export``    API (``api/routers/export.py``), export blocks sent: an
+                    export's status, headers and a block of its body are handed
+                    to the server, more of the body is still to come.
 actions
   ``kill``          the process SIGKILLs itself: no flush, no commit, no goodbye;
   ``hold``          the batch waits as long as the file PATH exists: the test
@@ -40,7 +43,7 @@ actions
                     exists.
 
 Examples: ``kill-after-apply:25000``, ``hold-before-apply:2000:/tmp/gate``,
-``kill-before-commit:1200``. Every fault that fires says so on the process's
+``kill-before-commit:1200``, ``kill-mid-export:1``. Every fault that fires says so on the process's
 log, with the work it caught.
 """
 
@@ -63,6 +66,7 @@ AFTER_APPLY = "after-apply"
 BEFORE_COMMIT = "before-commit"
 BEFORE_SEAL = "before-seal"
 MID_FOLD = "mid-fold"
+MID_EXPORT = "mid-export"
 # What N counts at each point, as the fault's log line says it.
 UNITS = {
     BEFORE_APPLY: "inputs applied",
@@ -70,6 +74,7 @@ UNITS = {
     BEFORE_COMMIT: "records projected",
     BEFORE_SEAL: "checkpoints produced",
     MID_FOLD: "fills folded",
+    MID_EXPORT: "export blocks sent",
 }
 POINTS = tuple(UNITS)
 KILL = "kill"

@@ -35,15 +35,20 @@ class Routed:
     event: Event
 
 
-def dead_letter(record: RawRecord, logical_topic: str, stage: str, reason: str, error_type: str = "DecodeError") -> DeadLettered:
+def dead_letter(
+    record: RawRecord, logical_topic: str, stage: str, reason: str, error_type: str = "DecodeError", id_topic: str | None = None
+) -> DeadLettered:
     """The dead-letter event of a raw record, its id and time derived from the record itself.
 
-    The id uses the logical topic name, so a replay in its own namespace derives the same id.
+    ``logical_topic`` is the record's topic as the catalog names it, never the broker's namespaced
+    name: a replay in its own namespace then derives the same id and the same bytes, and the
+    source reads as in the kernel's own refusals. ``id_topic`` (default: ``logical_topic``) lets
+    another stage derive ids of its own for the same record.
     """
-    event_id = id_from_record(logical_topic, record.partition, record.offset, 0)
+    event_id = id_from_record(id_topic or logical_topic, record.partition, record.offset, 0)
     return DeadLettered(
         envelope=Envelope(event_id, record.timestamp_ms, PRODUCER, None, event_id),
-        source_topic=record.topic,
+        source_topic=logical_topic,
         source_partition=record.partition,
         source_offset=record.offset,
         stage=stage,

@@ -307,7 +307,7 @@ class Projector:
         for poison in dead:
             # The id is derived from the stage and the record, so it differs from the kernel's own
             # dead letter of the same input record and repeats exactly when this one is re-sent.
-            event = dead_letter(poison.record, f"{poison.stage}:{spec.name}", poison.stage, poison.reason, poison.error_type)
+            event = dead_letter(poison.record, spec.name, poison.stage, poison.reason, poison.error_type, f"{poison.stage}:{spec.name}")
             self._producer.send(DEAD_LETTER, event.source_topic, event)
             log.warning("dead-lettered %s: %s", spec.name, poison.reason, extra=_where(poison.record, event.event_id))
         self._producer.flush()

@@ -53,6 +53,9 @@ CODEC = EventCodec()
 ASSIGNED = re.compile(r"assigned input partitions \[([\d, ]*)\]")
 RECOVERED = re.compile(r"recovered partition (\d+): ")
 BATCH_RANGE = re.compile(r"partition (\d+) offsets (\d+)-(\d+)")
+SEVERE = re.compile(r" (ERROR|CRITICAL) |Crashed reason|^error: ")
+CLIENT_CHATTER = re.compile(r" ERROR aiokafka|^%\d\|")  # a broker away: every client retries, loudly
+ERRORS_SHOWN = 10
 
 Outputs = dict[tuple[str, int], list[bytes]]
 """(logical derived topic, partition) -> event bytes, the first copy of each event id, in order."""
@@ -74,7 +77,11 @@ class Worker:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def tail(self, lines: int = 30) -> str:
-        return f"--- {self.name} ({self.log}):\n" + "\n".join(self.text().splitlines()[-lines:])
+        """The log's last lines, after the errors logged before them (a crash's reason is rarely among the last)."""
+        text = self.text().splitlines()
+        errors = list(dict.fromkeys(line for line in text[:-lines] if SEVERE.search(line) and not CLIENT_CHATTER.search(line)))
+        earlier = ["(errors logged earlier:)", *errors[:ERRORS_SHOWN], "(last lines:)"] if errors else []
+        return f"--- {self.name} ({self.log}):\n" + "\n".join([*earlier, *text[-lines:]])
 
     @property
     def alive(self) -> bool:
@@ -213,10 +220,10 @@ def end_offsets(bootstrap: str, namespace: Namespace, spec: TopicSpec) -> dict[i
         return {p: high for p, (_, high) in reader.watermarks(namespace.topic(spec)).items()}
 
 
-def ingest(bootstrap: str, namespace: Namespace, day: WrittenDay) -> str:
-    """``aitrader ingest`` of a written multi-symbol day, as an operator runs it; its output."""
+def ingest(bootstrap: str, namespace: Namespace, day: WrittenDay, *options: str) -> str:
+    """``aitrader ingest`` of a written multi-symbol day (with more ``options``), as an operator runs it; its output."""
     command = [sys.executable, "-m", "aitrader", "ingest", *day.ingest_args(), "--settings", str(day.settings),
-               "--namespace", namespace.prefix]
+               "--namespace", namespace.prefix, *options]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     done = subprocess.run(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

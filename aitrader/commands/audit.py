@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -30,7 +29,9 @@ from aitrader.commands.audit_keys import (
 )
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    RETRY_AFTER_OPTION,
     USAGE,
+    RetryWait,
     console,
     fail,
     format_time_ms,
@@ -83,7 +84,6 @@ from eventlog.consumer import LogReader
 from eventlog.producer import DeliveryError
 
 FOUND_PROBLEMS = 1
-NOTARY_RESTART_S = 5.0  # after a broker failure, as the projector waits (aitrader run projector)
 
 audit_app = typer.Typer(help="Verify the tamper-evident audit trail, export offline bundles, trace orders.", no_args_is_help=True)
 audit_app.add_typer(keys_app, name="keys")
@@ -173,6 +173,7 @@ def notary(
     poll: float = typer.Option(POLL_S, min=0.05, help="Seconds to wait when there is nothing new."),
     seal_after: float = typer.Option(SEAL_AFTER_S, min=0.0, help="Seconds after which a caught-up partition's tail is sealed."),
     metrics_port: int = METRICS_PORT_OPTION,
+    retry_after: float = RETRY_AFTER_OPTION,
 ) -> None:
     """Extend the hash chain of every event topic partition and seal signed checkpoints on audit.checkpoints.
 
@@ -192,7 +193,6 @@ def notary(
     )
     bootstrap = endpoints()[0]
     space = Namespace(namespace)
-    TopicAdmin(bootstrap, space).create()
     metrics = serve_metrics("notary", metrics_port)  # one server for the process, across restarts of its notary
 
     def report(stats: PassStats) -> None:
@@ -202,9 +202,11 @@ def notary(
             console.print(f"[yellow]skipped[/] {skipped}", highlight=False)
 
     stop = stop_flag()
+    waits = RetryWait(stop, retry_after)
     while True:
         worker, retry = Notary(bootstrap, space, key, every, root=root, certificate=certificate, metrics=metrics), False
         try:
+            TopicAdmin(bootstrap, space).create()  # in the loop: a notary started during an outage waits for the broker
             _resume(worker)
             worker.run(once, poll, seal_after, report, stop)
             if stop():
@@ -216,9 +218,8 @@ def notary(
                 raise fail(str(exc)) from None
             # A broker restart or outage: its chains in memory may be ahead of what is sealed on the log, so it
             # starts again from the log, as a restarted notary would.
-            console.print(f"[yellow]broker failed[/] ({exc}); resuming from the sealed checkpoints in {NOTARY_RESTART_S:.0f}s",
-                          highlight=False)
             retry = True
+            cause = str(exc)
         finally:
             if retry:
                 _close_after_failure(worker)
@@ -226,7 +227,12 @@ def notary(
                 worker.close()
         if not retry:
             break
-        time.sleep(NOTARY_RESTART_S)
+        # Nothing is sealed in between: a stop asked during the failed attempt or the wait ends the notary here.
+        if stop() or waits.wait_after(lambda seconds: console.print(
+            f"[yellow]broker failed[/] ({cause}); resuming from the sealed checkpoints in {seconds:.0f}s", highlight=False
+        )):
+            console.print(f"stopped during a broker failure ({cause}); the next start resumes from the sealed checkpoints", highlight=False)
+            break
 
 
 def _resume(worker: Notary) -> None:

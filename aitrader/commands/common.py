@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -120,3 +121,54 @@ def stop_flag() -> Callable[[], bool]:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return lambda: bool(asked)
+
+
+def wait_unless_stopped(stop: Callable[[], bool], seconds: float) -> bool:
+    """Waits up to ``seconds``; True as soon as a stop is asked (a plain sleep would wait it out after SIGTERM)."""
+    deadline = time.monotonic() + seconds
+    while not stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.2))
+    return True
+
+
+RETRY_AFTER_S = 5.0
+RETRY_MOST_S = 30.0  # no longer than one failed attempt already takes (the clients' 30 s metadata timeout)
+RECOVERED_S = 300.0  # an attempt that ran this long was working: its failure is a new outage, waited from the start
+
+RETRY_AFTER_OPTION = typer.Option(
+    RETRY_AFTER_S, "--retry-after", min=0.1,
+    help=f"Seconds to wait before starting again after a broker or database failure; doubled at each failure in a row "
+    f"up to {RETRY_MOST_S:.0f} s (or this, if longer). SIGINT/SIGTERM end the wait at once and exit 0.",
+)
+
+
+class RetryWait:
+    """The wait of a long-running command between a failure (a broker or database outage) and its restart.
+
+    The first wait is ``first`` seconds and each failure in a row doubles it up to ``most``, so a long
+    outage is neither hammered nor logged every few seconds; an attempt that ran longer than
+    ``RECOVERED_S`` had recovered, and its failure starts from ``first`` again. A stop asked during the
+    wait ends it.
+    """
+
+    def __init__(self, stop: Callable[[], bool], first: float = RETRY_AFTER_S, most: float = RETRY_MOST_S) -> None:
+        self.stop = stop
+        self.first = first
+        self.most = max(first, most)
+        self.seconds = first
+        self._resumed: float | None = None  # when the last wait ended, i.e. the failed attempt began
+
+    def wait_after(self, announce: Callable[[float], None]) -> bool:
+        """After a failure: says how long it waits (``announce(seconds)``) and waits; True as soon as a stop is asked."""
+        if self._resumed is None or time.monotonic() - self._resumed > RECOVERED_S:
+            self.seconds = self.first
+        else:
+            self.seconds = min(self.seconds * 2, self.most)
+        announce(self.seconds)
+        if wait_unless_stopped(self.stop, self.seconds):
+            return True
+        self._resumed = time.monotonic()
+        return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import typer
@@ -10,6 +9,8 @@ from confluent_kafka import KafkaException
 
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    RETRY_AFTER_OPTION,
+    RetryWait,
     console,
     serve_metrics,
     stop_flag,
@@ -24,7 +25,6 @@ from oms.account import AccountLimits, AccountMonitor
 from processors.live.monitor import AccountWatch, Detection
 
 ACTOR = "account-monitor"
-RESTART_S = 5.0  # after a broker failure, as the projector waits (aitrader run projector)
 
 
 def monitor(
@@ -33,6 +33,7 @@ def monitor(
     namespace: str = typer.Option("", help="Topic name prefix."),
     stop_at_end: bool = typer.Option(False, "--stop-at-end", help="Exit once the fills on the log are folded."),
     metrics_port: int = METRICS_PORT_OPTION,
+    retry_after: float = RETRY_AFTER_OPTION,
     broker_data_dir: Path | None = typer.Option(
         None, "--broker-data-dir", file_okay=False,
         help="The broker's data directory, whose free space /metrics reports; default: the local stack's.",
@@ -73,6 +74,7 @@ def monitor(
     # second whether or not anything trades, so the figure stays fresh while all is quiet.
     data_dir = broker_data_dir or StackPaths.current().data
     stop = stop_flag()
+    retry = RetryWait(stop, retry_after)
     while True:
         account = AccountMonitor(limits)
         watch = AccountWatch(bootstrap, space, account, act, metrics=metrics, broker_data_dir=data_dir)
@@ -84,9 +86,12 @@ def monitor(
                 raise
             # A broker restart or outage: what was read of a poll may be half folded, so it starts again from the
             # log, as a restarted monitor would (re-asserting the breach the log calls for, if any).
-            console.print(f"[yellow]broker failed[/] ({exc}); folding the fills again from the log in {RESTART_S:.0f}s",
-                          highlight=False)
-            time.sleep(RESTART_S)
+            cause = str(exc)
+            if stop() or retry.wait_after(lambda seconds: console.print(
+                f"[yellow]broker failed[/] ({cause}); folding the fills again from the log in {seconds:.0f}s", highlight=False
+            )):
+                console.print(f"stopped during a broker failure ({cause})", highlight=False)
+                break
     if watch.waiting_for is not None:
         console.print(f"[yellow]waiting[/]: no kernel has announced the instrument of {watch.waiting_for} yet")
     console.print(f"account: exposure {account.gross_exposure}, day P&L {account.daily_pnl}, {account.state.value}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -27,18 +26,22 @@ from rich.table import Table
 
 from aitrader.commands.common import (
     METRICS_PORT_OPTION,
+    RETRY_AFTER_OPTION,
     USAGE,
+    RetryWait,
     console,
     fail,
     format_time_ms,
     serve_metrics,
     stop_flag,
+    wait_unless_stopped,
 )
 from aitrader.commands.logs import configure as configure_logs
 from aitrader.output import JsonOption, emit_json, out
 from aitrader.stack.endpoints import endpoints
 from aitrader.stack.paths import stack_home
 from contract.topics import OPS_DECISIONS, Namespace
+from eventlog import faults
 from eventlog.consumer import LogReader
 from eventlog.envsecret import CredentialsError, secret
 from eventlog.kafka_security import control_login
@@ -60,7 +63,7 @@ from projections.status import lags
 
 LOG_EVERY_S = 5.0
 UTC = ZoneInfo("UTC")
-RESTART_S = 5.0
+RECHECK_S = 5.0  # how often a projector stopped at a refused record looks for the decision that lets it pass
 
 db_app = typer.Typer(help="The projection database (PostgreSQL).", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models projected from the log.", no_args_is_help=True)
@@ -87,16 +90,6 @@ def _chosen(names: list[str] | None) -> tuple[Projection, ...]:
 def _stopped(exc: ProjectionStopped, after: str = "") -> typer.Exit:
     """Exit 1 with the refused record and how to skip it: restarting would only meet the same record again."""
     return fail(escape(f"{exc}{after}"), code=1)
-
-
-def _sleep_unless_stopped(stop: Callable[[], bool], seconds: float) -> bool:
-    """Sleeps up to ``seconds``; True as soon as a stop is asked."""
-    deadline = time.monotonic() + seconds
-    while not stop():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 @db_app.command("upgrade")
@@ -285,6 +278,7 @@ def projector(
     name: list[str] = typer.Option(None, "--name", help="Only these projections (repeatable); all when omitted."),
     migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Upgrade the schema before starting."),
     metrics_port: int = METRICS_PORT_OPTION,
+    retry_after: float = RETRY_AFTER_OPTION,
 ) -> None:
     """Project the log into PostgreSQL, exactly once: rows and consumed offsets commit together."""
     schema = _schema(schema)
@@ -295,6 +289,7 @@ def projector(
     if migrate:
         upgrade(url, schema)
     stop = stop_flag()
+    retry = RetryWait(stop, retry_after)
     window = {"at": time.perf_counter(), "records": 0, "dead": 0}
 
     def report(batch: BatchReport) -> None:
@@ -323,15 +318,20 @@ def projector(
                 first = exc.refusals[0].item
                 where = {"event_id": first.event.event_id, "topic": first.record.topic, "partition": exc.partition, "offset": exc.offset}
                 log.error("%s\nWaiting for that decision: the projector goes on by itself once it is on the log.", exc, extra=where)
-            if _sleep_unless_stopped(stop, RESTART_S):
+            if wait_unless_stopped(stop, RECHECK_S):
                 log.info("stopped while waiting at a refused record")
                 return
         except (psycopg.OperationalError, KafkaException, DeliveryError) as exc:
-            if stop_at_end or stop():
+            if stop_at_end:
                 raise
-            # Nothing half-done survives a failed batch: restarting from the stored offsets is always safe.
-            log.warning("projector failed (%s: %s); restarting from the stored offsets in %.0fs", type(exc).__name__, exc, RESTART_S)
-            time.sleep(RESTART_S)
+            # Nothing half-done survives a failed batch: restarting from the stored offsets is always safe, and so is
+            # stopping, the stop asked during the failed attempt included.
+            cause = f"{type(exc).__name__}: {exc}"
+            if stop() or retry.wait_after(
+                lambda seconds: log.warning("projector failed (%s); restarting from the stored offsets in %.0fs", cause, seconds)
+            ):
+                log.info("stopped during a failure (%s); the next start resumes from the stored offsets", cause)
+                return
     log.info("stopped: %d records in %.1fs, %d dead-lettered", totals.records, totals.seconds, totals.dead)
 
 
@@ -375,6 +375,7 @@ def api(
         url, _schema(schema), bootstrap, Namespace(namespace), control_login=control, rate_per_s=rate_limit,
         max_lag=max_lag, monitor_buffer=monitor_buffer, auth_failures_per_s=auth_failures, cursor_key=signing,
         audit_keys=stack_home() / "audit",  # the notary's key directory, as `aitrader audit verify` trusts it
+        fault=faults.from_environment(),  # tests only (eventlog/faults.py)
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found: with this
     # one installed that only notes the stop, a stop that was asked for and done exits 0.

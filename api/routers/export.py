@@ -35,6 +35,8 @@ from api.errors import ApiError, bad_request
 from api.pagination import Key
 from api.routers import bars, fills, ledger, orders, signals
 from api.routers.common import FROM, SYMBOL, TO, time_filters
+from eventlog import faults
+from eventlog.faults import Fault
 from projections.models import bars_1m, pnl_daily, positions
 from projections.models import fills as fills_table
 from projections.models import orders as orders_table
@@ -128,11 +130,14 @@ def _statement(spec: Export, model: str, symbol: str | None, start: str | None, 
     return sa.select(spec.table).where(*where).order_by(*(spec.table.c[k.column] for k in spec.keys))
 
 
-def _sent(spool: IO[bytes]) -> Iterator[bytes]:
+def _sent(spool: IO[bytes], fault: Fault | None, blocks: Iterator[int], model: str) -> Iterator[bytes]:
     with spool:
+        size = spool.tell()
         spool.seek(0)
         while block := spool.read(SEND_BYTES):
             yield block
+            if fault is not None and spool.tell() < size:  # handed to the server, more to come: mid-body
+                fault.at(faults.MID_EXPORT, next(blocks), lambda: f"{model} export, {spool.tell():,} of {size:,} bytes sent")
 
 
 @router.get("/api/export/{model}", summary="A read model as a CSV or Parquet file")
@@ -172,4 +177,5 @@ def export(
         "Content-Length": str(size),
         "X-As-Of": json.dumps(watermark, separators=(",", ":")),
     }
-    return StreamingResponse(_sent(spool), media_type=media, headers=headers)
+    body = _sent(spool, request.app.state.settings.fault, request.app.state.export_blocks, model)
+    return StreamingResponse(body, media_type=media, headers=headers)

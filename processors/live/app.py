@@ -83,7 +83,7 @@ from typing import Any, cast
 
 import faust
 import mode
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from contract.events import DeadLettered
 from contract.records import RawRecord
@@ -102,6 +102,12 @@ from marketdata.calendar import VenueCalendars
 from processors.live.broker_auth import faust_credentials
 from processors.live.observe import Applied, BatchObserver, TimedScorer, timed_resolver
 from processors.live.recovery import Recovery, recover_kernel
+from processors.live.stop_deadline import (
+    STOP_DEADLINE_S,
+    DeadlineWorker,
+    StopDeadline,
+    exit_overdue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -373,8 +379,9 @@ class LiveWorker:
         self._progress = progress
         exit_code = 0
         with TemporaryDirectory(prefix="aitrader-faust-") as datadir:
-            worker = faust.Worker(
-                self._app(Path(datadir)), loglevel=self.loglevel, quiet=True, redirect_stdouts=False,
+            deadline = StopDeadline(STOP_DEADLINE_S, exit_overdue(STOP_DEADLINE_S))
+            worker = DeadlineWorker(
+                self._app(Path(datadir)), deadline=deadline, loglevel=self.loglevel, quiet=True, redirect_stdouts=False,
                 loop=asyncio.new_event_loop(),
                 logging_config=None if self.loghandlers is None else {"version": 1, "incremental": True},
             )
@@ -385,6 +392,7 @@ class LiveWorker:
                 exit_code = exc.code if isinstance(exc.code, int) else 1
             finally:
                 self._executor.shutdown(wait=True)  # a batch still being applied finishes and flushes
+                deadline.disarm()
         if progress is not None:
             progress(self.pipeline.stats)
         return exit_code
@@ -488,9 +496,21 @@ class LiveWorker:
             committed = probe.committed(sorted(marks))
             return {p: high - (committed[p] if committed.get(p, -1) >= 0 else low) for p, (low, high) in marks.items()}
 
+        unknown = False
         try:
             while not app.should_stop:
-                metrics.set_lag(topic, await loop.run_in_executor(None, lag))
+                try:
+                    metrics.set_lag(topic, await loop.run_in_executor(None, lag))
+                except KafkaException as exc:
+                    # A gauge never stops the worker: an exception here would crash the Faust app (and its
+                    # shutdown can hang in a commit to a broker that is away). Keep the last figures, ask again.
+                    if not unknown:
+                        log.warning("consumer lag unknown, the broker did not answer (%s): asking every %.0f s", exc, LAG_EVERY_S)
+                    unknown = True
+                else:
+                    if unknown:
+                        log.info("consumer lag known again")
+                    unknown = False
                 await asyncio.sleep(LAG_EVERY_S)
         finally:
             probe.close()

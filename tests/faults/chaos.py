@@ -179,3 +179,4 @@ WORKER_POINTS = (faults.BEFORE_APPLY, faults.AFTER_APPLY)
 PROJECTOR_POINTS = (faults.BEFORE_COMMIT,)
 NOTARY_POINTS = (faults.BEFORE_SEAL,)
 MONITOR_POINTS = (faults.MID_FOLD,)
+API_POINTS = (faults.MID_EXPORT,)  # reached only while a client downloads an export

@@ -1,4 +1,4 @@
-"""A private broker for the tests that restart one: the project's own stack code, another home and other ports.
+"""A private broker and a private PostgreSQL for the tests that restart one: the stack's own code, other homes and ports.
 
 The shared broker serves every engineer's tests at once and must never be
 restarted by a test. ``PrivateBroker`` runs ``aitrader.stack.kafka`` (what
@@ -7,19 +7,38 @@ restarted by a test. ``PrivateBroker`` runs ``aitrader.stack.kafka`` (what
 ports, with no ``KAFKA_BOOTSTRAP_SERVERS``, so ``up`` and ``down`` can only
 start and stop the broker of that home. The Kafka jars are linked from the
 shared home's ``kafka/libs``, never fetched again.
+
+``PrivatePostgres`` is a cluster of the server ``aitrader stack up`` installs
+(``aitrader.stack.postgres``: the same binaries, the same role and database
+made by the same code), but made with ``initdb`` in a directory of its own and
+started with ``pg_ctl`` on a free port, never through Debian's cluster list,
+so stopping it cannot touch the shared cluster. PostgreSQL refuses to run as
+root: its directory belongs to the ``postgres`` user, outside pytest's
+root-only temporary directories.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aitrader.stack.paths import LOCAL_HOST, StackPaths, stack_home
+from aitrader.stack import postgres
+from aitrader.stack.paths import (
+    DB_NAME,
+    DB_PASSWORD,
+    DB_USER,
+    LOCAL_HOST,
+    StackPaths,
+    stack_home,
+)
+from aitrader.stack.proc import quiet, run
 from tests.workers import ROOT
 
 START_TIMEOUT_S = 180.0
@@ -28,6 +47,13 @@ START_TIMEOUT_S = 180.0
 def _free(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex((LOCAL_HOST, port)) != 0
+
+
+def free_port() -> int:
+    """A port no one listens on now (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind((LOCAL_HOST, 0))
+        return int(probe.getsockname()[1])
 
 
 def free_port_pair(rng: random.Random) -> int:
@@ -77,3 +103,56 @@ class PrivateBroker:
     def down(self) -> None:
         """A controlled stop (SIGTERM), as ``aitrader stack down`` stops a broker; data stays."""
         self._stack("down()")
+
+
+def _as_postgres(*command: str) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else ["sudo", "-n", "-u", "postgres", *command]
+
+
+@dataclass(frozen=True)
+class PrivatePostgres:
+    data: Path
+    port: int
+    version: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{DB_USER}:{DB_PASSWORD}@{LOCAL_HOST}:{self.port}/{DB_NAME}"
+
+    @property
+    def log(self) -> Path:
+        return self.data.parent / "postgresql.log"
+
+    @classmethod
+    def make(cls) -> PrivatePostgres:
+        """A new cluster, not started; ``remove`` deletes it."""
+        versions = postgres.installed_versions()
+        if not versions:
+            raise RuntimeError("no PostgreSQL server installed (aitrader stack up installs one)")
+        home = Path(tempfile.mkdtemp(prefix="aitrader-private-pg-"))
+        shutil.chown(home, "postgres", "postgres")
+        cluster = cls(home / "data", free_port_pair(random.Random()), versions[-1])
+        run(_as_postgres(str(cluster._bin("initdb")), "-D", str(cluster.data), "--auth-local=peer", "--auth-host=scram-sha-256",
+                         "-U", "postgres"), what="initdb", cwd="/", timeout=120)
+        return cluster
+
+    def _bin(self, tool: str) -> Path:
+        return postgres.PG_ROOT / self.version / "bin" / tool
+
+    def up(self) -> None:
+        """Starts it and, the first time, makes the project's role and database as ``aitrader stack up`` does."""
+        options = f"-p {self.port} -c listen_addresses={LOCAL_HOST}"
+        run(_as_postgres(str(self._bin("pg_ctl")), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"),
+            what="pg_ctl start", cwd="/", timeout=120)
+        postgres._ensure_role_and_db(postgres.Cluster(self.version, "private", self.port, "online"))
+        postgres._wait_connect(self.url, postgres.CONNECT_TIMEOUT_S, quiet)
+
+    def down(self) -> None:
+        """A fast shutdown, as ``pg_ctlcluster stop`` does: open sessions are cut, transactions in flight roll back."""
+        run(_as_postgres(str(self._bin("pg_ctl")), "-D", str(self.data), "-m", "fast", "-w", "stop"),
+            what="pg_ctl stop", cwd="/", timeout=120)
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.down()
+        shutil.rmtree(self.data.parent)

@@ -120,6 +120,7 @@ def test_every_process_killed_twice_mid_work_loses_nothing(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(2 * 1800 + 1200)  # two supervised phases, then the last lives and the checks
 def test_fifty_kills_across_the_processes_lose_nothing(
     kafka_bootstrap: str, database_url: str, namespace: Namespace, tmp_path: Path
 ) -> None:
