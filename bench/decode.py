@@ -27,15 +27,14 @@ import argparse
 import io
 import json
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from aitrader.stack.endpoints import endpoints
-from bench.common import figure
+from bench.common import figure, measured
 from bench.replay import DAY, live_day, replay_fast, replay_namespace
 from contract.events import Event, Tick
 from contract.records import decode
@@ -66,13 +65,6 @@ def _six_field(tick: Tick, codec: EventCodec) -> bytes:
     return buffer.getvalue()
 
 
-def _measured(count: int, call: Callable[[], object]) -> dict[str, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    call()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"items": count, "seconds": wall, "per_s": count / wall, "cpu_seconds": cpu, "per_cpu_s": count / cpu}
-
-
 def _fastavro_bodies(bodies: Sequence[bytes], schema: Any, offset: int) -> None:
     for body in bodies:
         stream = io.BytesIO(body)
@@ -89,15 +81,15 @@ def run(step: int = 1) -> dict[str, Any]:
         raw = day.records(reader)
         values = [r.value or b"" for r in raw]
         decoded: list[Event] = []
-        figures["decode_into_kernel_types"] = _measured(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
+        figures["decode_into_kernel_types"] = measured(len(raw), lambda: decoded.extend(decode(codec, r) for r in raw))
         ticks = [e for e in decoded if isinstance(e, Tick)]
         six = [_six_field(t, codec) for t in ticks]
         tick_schema = codec.registry.reader(Tick.SCHEMA).parsed
-        figures["fastavro_six_field_tick"] = _measured(len(six), lambda: _fastavro_bodies(six, SIX_FIELD_TICK, 0))
-        figures["fastavro_tick_schema"] = _measured(len(values), lambda: _fastavro_bodies(values, tick_schema, HEADER_LENGTH))
-        figures["decode_record"] = _measured(len(values), lambda: [codec.decode_record(v) for v in values])
+        figures["fastavro_six_field_tick"] = measured(len(six), lambda: _fastavro_bodies(six, SIX_FIELD_TICK, 0))
+        figures["fastavro_tick_schema"] = measured(len(values), lambda: _fastavro_bodies(values, tick_schema, HEADER_LENGTH))
+        figures["decode_record"] = measured(len(values), lambda: [codec.decode_record(v) for v in values])
         kernel = start_kernel(next(p for p in day.plan.partitions if p.inputs), {}).kernel
-        figures["kernel_only"] = _measured(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
+        figures["kernel_only"] = measured(len(decoded), lambda: [kernel.apply(e, r.offset) for e, r in zip(decoded, raw)])
         with replay_namespace(bootstrap, day, "decode") as target:
             replayed = replay_fast(bootstrap, reader, codec, day, target)
         figures["fast_replay"] = {

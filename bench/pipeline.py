@@ -33,8 +33,9 @@ from processors.live.recovery import recover_kernel
 CALENDARS = VenueCalendars()
 
 
-def pure_kernel(ticks: list[Tick], scorer: Scorer | None = None) -> list[Event]:
-    kernel = TradingKernel(0, KernelSettings.parse(), scorer or BaselineScorer(), CALENDARS)
+def pure_kernel(ticks: list[Tick], scorer: Scorer | None = None, kernel: TradingKernel | None = None) -> list[Event]:
+    """The events ``kernel`` (by default an empty one on the built-in settings, scoring with ``scorer``) derives from ``ticks``."""
+    kernel = kernel or TradingKernel(0, KernelSettings.parse(), scorer or BaselineScorer(), CALENDARS)
     out: list[Event] = []
     for offset, tick in enumerate(ticks):
         out += kernel.apply(tick, offset)

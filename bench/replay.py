@@ -15,7 +15,7 @@ Needs a broker (``aitrader stack up`` or KAFKA_BOOTSTRAP_SERVERS).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from aitrader.stack.endpoints import endpoints
 from bench.common import figure, rate, sample_ticks, scratch_namespace
-from contract.events import Event
+from contract.events import Event, Tick
 from contract.records import RawRecord, decode
 from contract.serde import EventCodec
 from contract.topics import INPUTS, Namespace
@@ -59,16 +59,25 @@ class LiveDay:
     plan: ReplayPlan
     planned_s: float
 
-    def records(self, reader: LogReader) -> list[RawRecord]:
-        """The raw input records of the day's (first) partition, as a replay reads them."""
-        return _records(reader, self.live.topic(INPUTS), next(p for p in self.plan.partitions if p.inputs))
+    def records(self, reader: LogReader, every_partition: bool = False) -> list[RawRecord]:
+        """The raw input records of the day's first partition (or of each, one after the other), as a replay reads them."""
+        parts = [p for p in self.plan.partitions if p.inputs]
+        return [r for part in (parts if every_partition else parts[:1]) for r in _records(reader, self.live.topic(INPUTS), part)]
 
 
 @contextmanager
-def live_day(bootstrap: str, reader: LogReader, codec: EventCodec, step: int = 1) -> Iterator[LiveDay]:
-    """Puts the sample file (every ``step``-th tick) on the log and derives "live" events from it in-process (the
-    kernel from an empty state over every input), then plans trading day ``DAY``; deletes the namespace afterwards."""
-    ticks = sample_ticks(step=step)
+def live_day(
+    bootstrap: str,
+    reader: LogReader,
+    codec: EventCodec,
+    step: int = 1,
+    ticks: Sequence[Tick] | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[LiveDay]:
+    """Puts the sample file (every ``step``-th tick), or ``ticks``, on the log and derives "live" events from it
+    in-process (the kernel from an empty state on ``settings`` over every input), then plans trading day ``DAY``;
+    deletes the namespace afterwards."""
+    ticks = sample_ticks(step=step) if ticks is None else ticks
     with scratch_namespace(bootstrap) as live:
         producer = EventProducer(bootstrap, live, codec)
         for tick in ticks:
@@ -76,7 +85,7 @@ def live_day(bootstrap: str, reader: LogReader, codec: EventCodec, step: int = 1
         producer.flush()
         marks = reader.watermarks(live.topic(INPUTS))
         everything = ReplayPlan("all", tuple(PartitionPlan(p, low, high, None) for p, (low, high) in marks.items()))
-        kernels = {p: TradingKernel(p, KernelSettings.parse(), BaselineScorer()) for p in marks}
+        kernels = {p: TradingKernel(p, KernelSettings.parse(settings), BaselineScorer()) for p in marks}
         lived = run_fast(reader, producer, live, everything, kernels)
         planned_s, plan = _timed(lambda: plan_day(reader, live, DAY, None, codec))
         yield LiveDay(live, len(ticks), lived, plan, planned_s)

@@ -30,6 +30,7 @@ from bench import (
     pipeline,
     projections,
     replay,
+    scaling,
     sentiment,
     vs_nautilus,
     workers,
@@ -54,6 +55,8 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
                 lambda: workers.measure(every=50, since="2013-09-03 08:30", until="2013-09-03 09:00")),
     "latency": ("live tick -> fill latency at a paced 5,000 ticks/s", latency.measure,
                 lambda: latency.measure(seconds=5, until="2013-09-03 08:36")),
+    "scaling": ("one tick budget over 1, 10 and 100 symbols, every stage", scaling.measure,
+                lambda: scaling.measure(every=10, since="2013-09-03 08:30", until="2013-09-03 09:00")),
 }
 NAUTILUS = ("NautilusTrader 1.221.0 side by side on the same ES ticks", vs_nautilus.measure,
             lambda: vs_nautilus.measure(limit=5_000))

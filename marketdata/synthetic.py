@@ -76,9 +76,11 @@ class Cut:
 class Derivation:
     """One symbol of the set: an instrument, and how its trades derive from ES's.
 
-    ``every`` thins further (row index multiple of ``Cut.every * every``);
-    [since_ms, until_ms) is this symbol's own window on the real trades' times.
-    The ES entry copies its rows verbatim.
+    ``every`` thins further (row index multiple of ``Cut.every * every``, plus
+    ``phase`` of those rows: symbols with the same ``every`` and other phases
+    share the rows out rather than repeat them); [since_ms, until_ms) is this
+    symbol's own window on the real trades' times. The ES entry copies its rows
+    verbatim.
     """
 
     symbol: str
@@ -95,6 +97,11 @@ class Derivation:
     since_ms: int | None = None
     until_ms: int | None = None
     purpose: str = ""
+    phase: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.phase < self.every:
+            raise ValueError(f"{self.symbol}: phase {self.phase} is not in [0, every={self.every})")
 
     @property
     def is_copy(self) -> bool:
@@ -110,7 +117,8 @@ class Derivation:
             return "the real trades, unchanged"
         window = _window_text(self.since_ms, self.until_ms)
         offset = f" {'-' if self.price_offset < 0 else '+'} {abs(self.price_offset)}" if self.price_offset else ""
-        thinning = f"one in {self.every} of the kept rows" if self.every > 1 else "every kept row"
+        phase = f" (row numbers {self.phase} modulo {self.every})" if self.phase else ""
+        thinning = f"one in {self.every} of the kept rows{phase}" if self.every > 1 else "every kept row"
         return (
             f"price = ES x {self.price_factor}{offset}, rounded half-even to {self.tick_size}; "
             f"size = ES x {self.size_factor}, rounded half-even, at least 1; time = ES {self.shift_ms:+d} ms; "
@@ -170,6 +178,40 @@ DEFAULT_SYMBOLS: tuple[Derivation, ...] = (
 )
 
 
+SCALED_PREFIX = f"{SYNTHETIC_PREFIX}S"
+
+
+def scaled_symbols(count: int, partitions: int = INPUTS.partitions) -> tuple[Derivation, ...]:
+    """``count`` ES-like futures that share the kept rows out between them: the same tick budget for any ``count``.
+
+    Symbol k takes kept rows k, k + count, k + 2 * count, ... at ES's prices, sizes
+    and times, so the set has as many ticks as one symbol with every row (a few
+    fewer: no file keeps a row outside its sessions, and ES's are the same). The
+    names (``SYN_S000``, ``SYN_S001``, ...) are picked in order so that symbol k
+    lands on input partition ``k % partitions`` by its key: every partition gets
+    a share, none more than one symbol over another's. For scaling benchmarks.
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    es = DEFAULT_SYMBOLS[0]
+    names: list[str] = []
+    candidates = (f"{SCALED_PREFIX}{number:03d}" for number in range(10**6))
+    waiting: dict[int, list[str]] = {p: [] for p in range(partitions)}  # names passed over, by partition
+    for k in range(count):
+        wanted = k % partitions
+        while not waiting[wanted]:
+            name = next(candidates)
+            waiting[partition_for(name, partitions)].append(name)
+        names.append(waiting[wanted].pop(0))
+    return tuple(
+        Derivation(
+            name, es.venue, es.currency, es.multiplier, es.tick_size, es.fee_per_unit, every=count, phase=k,
+            purpose=f"one of {count} ES-like futures sharing the rows out, on partition {k % partitions}",
+        )
+        for k, name in enumerate(names)
+    )
+
+
 def cut_from_text(every: int = 1, since: str | None = None, until: str | None = None) -> Cut:
     """A ``Cut`` from ISO 8601 times; without a zone they are CME time (America/Chicago), the sample's own."""
     return Cut(every, *(None if text is None else _instant_ms(text) for text in (since, until)))
@@ -205,7 +247,7 @@ def derive_lines(source: Iterable[str], cut: Cut, derivations: Sequence[Derivati
         if cut.until_ms is not None and row.time_ms >= cut.until_ms:
             return  # the sample is in time order: nothing later is kept
         for derivation in derivations:
-            if (index // cut.every) % derivation.every:
+            if (index // cut.every) % derivation.every != derivation.phase:
                 continue
             derived = derivation.derive(row, line, calendars)
             if derived is not None:
@@ -253,10 +295,13 @@ def _window_text(since_ms: int | None, until_ms: int | None) -> str:
 def settings_text(derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> str:
     """``instruments.conf``: key=value lines defining every synthetic symbol (ES is built in)."""
     lines = ["# Synthetic instruments derived from the real ES day (marketdata/synthetic.py); ES itself is built in."]
-    for derivation in derivations:
-        if not derivation.is_copy:
-            lines += [f"{key}={value}" for key, value in derivation.instrument_settings().items()]
+    lines += [f"{key}={value}" for key, value in instrument_settings(derivations).items()]
     return "\n".join(lines) + "\n"
+
+
+def instrument_settings(derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> dict[str, str]:
+    """The kernel settings (``instrument.*``) that define every synthetic symbol of the set, as ``instruments.conf`` has them."""
+    return {key: value for d in derivations if not d.is_copy for key, value in d.instrument_settings().items()}
 
 
 def readme_text(cut: Cut, counts: dict[str, int], derivations: Sequence[Derivation] = DEFAULT_SYMBOLS) -> str:

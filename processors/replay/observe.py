@@ -1,12 +1,14 @@
 """What a replay's report plots and lists, collected while the run goes: its fills and equity samples.
 
 The drivers call ``RunObserver.after`` for every applied input (only when a
-report is asked for). Reading the books costs a few attribute lookups per
-minute of event time, not per tick. ``report.py`` writes what it collected.
+report is asked for). Every symbol's book is read once a minute of event time,
+a filled symbol's also at its fill: a fill costs the same however many symbols
+the partition holds. ``report.py`` writes what it collected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contract.events import OrderFilled
@@ -47,11 +49,11 @@ class RunObserver:
     _minute: dict[int, int] = field(default_factory=dict)
 
     def after(self, partition: int, time_ms: int, routed: list[Routed], kernel: TradingKernel) -> None:
-        filled = False
+        filled: set[str] = set()
         for item in routed:
             if isinstance(item.event, OrderFilled):
-                filled = True
                 fill = item.event
+                filled.add(fill.symbol)
                 self.fills.append(
                     FillRow(
                         fill.event_time_ms, partition, fill.symbol, fill.order_id, fill.fill_id, fill.side.value,
@@ -59,11 +61,13 @@ class RunObserver:
                     )
                 )
         minute = time_ms // MINUTE_MS
-        if filled or self._minute.get(partition) != minute:
+        if self._minute.get(partition) != minute:
             self._minute[partition] = minute
-            self.sample(time_ms, kernel)
+            self.sample(time_ms, kernel, kernel.symbols)
+        elif filled:  # the filled symbols only: a fill must not cost a sample of every symbol the partition holds
+            self.sample(time_ms, kernel, filled)
 
-    def sample(self, time_ms: int, kernel: TradingKernel) -> None:
-        for symbol, state in sorted(kernel.symbols.items()):
-            book = state.book
+    def sample(self, time_ms: int, kernel: TradingKernel, symbols: Iterable[str]) -> None:
+        for symbol in sorted(symbols):
+            book = kernel.symbols[symbol].book
             self.samples.append(EquitySample(time_ms, symbol, str(book.position_qty), str(book.daily_pnl)))
