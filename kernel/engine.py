@@ -196,31 +196,45 @@ class TradingKernel:
         return out
 
     def _on_tick(self, tick: Tick, derivation: Derivation) -> list[Event]:
-        symbol = self.symbols.get(tick.symbol)
+        # The hot path of a replay: every tick comes here, so the tick's time is read once and the common
+        # case (a known symbol, no session change, no signal) builds nothing it does not return.
+        name = tick.symbol
+        symbol = self.symbols.get(name)
         refusal = self._tick_refusal(tick, symbol)
         if refusal is not None:
             return [*self._announcement(tick, derivation), self._refuse(tick, derivation, *refusal)]
+        time_ms = tick.envelope.event_time_ms
         # A known symbol carries its parsed settings; only a new one asks the partition's (once).
-        settings = self.settings.for_symbol(tick.symbol) if symbol is None else symbol.settings
-        session = self.calendars(settings.instrument.venue).session_of(tick.event_time_ms)
+        settings = self.settings.for_symbol(name) if symbol is None else symbol.settings
+        session = self.calendars(settings.instrument.venue).session_of(time_ms)
+        day = session.day
         out: list[Event] = []
-        if self.trading_day is None or session.day > self.trading_day:
+        if self.trading_day is None or day > self.trading_day:
             # What live had as the partition's day began (its first included): a replay of that day starts here.
-            out.append(self.snapshot(derivation, tick.event_time_ms, f"session-start {session.day}"))
-            self.trading_day = session.day
-        out += self._announcement(tick, derivation)
+            out.append(self.snapshot(derivation, time_ms, f"session-start {day}"))
+            self.trading_day = day
+        if not self.settings_announced:
+            out += self._announcement(tick, derivation)
         if symbol is None:
-            symbol = self.symbols[tick.symbol] = self._new_symbol(tick.symbol, settings)
+            symbol = self.symbols[name] = self._new_symbol(name, settings)
         symbol.last_sequence = tick.sequence
-        symbol.last_time_ms = tick.event_time_ms
-        self.clock_ms = tick.event_time_ms if self.clock_ms is None else max(self.clock_ms, tick.event_time_ms)
+        symbol.last_time_ms = time_ms
+        clock = self.clock_ms
+        if clock is None or time_ms > clock:
+            self.clock_ms = time_ms
+        patterns = symbol.patterns
         signals: list[Signal] = []
-        if symbol.session != session.day:
-            symbol.session = session.day
+        if symbol.session != day:
+            symbol.session = day
             symbol.book.on_session_start()
-            signals = symbol.patterns.start_session(tick, derivation)
-        out += symbol.book.on_tick(tick, derivation)
-        for signal in signals + symbol.patterns.on_tick(tick, derivation):
+            signals = patterns.start_session(tick, derivation)
+        fills = symbol.book.on_tick(tick, derivation)
+        if fills:
+            out += fills
+        fired = patterns.on_tick(tick, derivation)
+        if fired:
+            signals += fired
+        for signal in signals:
             out.append(signal)
             out += self._on_signal(symbol, signal, session.close_ms, derivation)
         return out
@@ -232,20 +246,23 @@ class TradingKernel:
             return "UnknownInstrument", str(UnknownInstrument(tick.symbol))
         if tick.venue != instrument.venue:
             return "VenueMismatch", f"tick of {tick.symbol} on venue {tick.venue!r}; the instrument trades on {instrument.venue!r}"
-        where = f"{tick.venue}:{tick.symbol}"
-        if symbol is not None and tick.sequence <= symbol.last_sequence:
-            return "DuplicateTick", (
-                f"{where} sequence {tick.sequence} is not after the last one applied ({symbol.last_sequence}): "
-                "a tick already applied, or one out of order"
-            )
-        if symbol is not None and tick.event_time_ms < symbol.last_time_ms:
-            return "TimeGoesBack", f"{where} event time {tick.event_time_ms} is before its last tick's ({symbol.last_time_ms})"
-        tolerance = self.settings.inputs.late_tolerance_ms
-        if self.clock_ms is not None and tick.event_time_ms < self.clock_ms - tolerance:
-            return "LateTick", (
-                f"{where} event time {tick.event_time_ms} is {self.clock_ms - tick.event_time_ms} ms behind the partition's "
-                f"latest ({self.clock_ms}); input.late_tolerance_ms is {tolerance}"
-            )
+        time_ms = tick.envelope.event_time_ms
+        if symbol is not None:
+            if tick.sequence <= symbol.last_sequence:
+                return "DuplicateTick", (
+                    f"{_where(tick)} sequence {tick.sequence} is not after the last one applied ({symbol.last_sequence}): "
+                    "a tick already applied, or one out of order"
+                )
+            if time_ms < symbol.last_time_ms:
+                return "TimeGoesBack", f"{_where(tick)} event time {time_ms} is before its last tick's ({symbol.last_time_ms})"
+        clock = self.clock_ms
+        if clock is not None:
+            tolerance = self.settings.inputs.late_tolerance_ms
+            if time_ms < clock - tolerance:
+                return "LateTick", (
+                    f"{_where(tick)} event time {time_ms} is {clock - time_ms} ms behind the partition's "
+                    f"latest ({clock}); input.late_tolerance_ms is {tolerance}"
+                )
         return None
 
     def _on_news(self, news: NewsScored, derivation: Derivation) -> list[Event]:
@@ -467,6 +484,11 @@ class TradingKernel:
             reason=reason,
             state_json=canonical_json(self.to_state()),
         )
+
+
+def _where(tick: Tick) -> str:
+    """How a refusal names the tick's instrument (built only for a refusal, never on the hot path)."""
+    return f"{tick.venue}:{tick.symbol}"
 
 
 def _reconfigured(engine: PatternEngine, config: PatternConfig) -> PatternEngine:
