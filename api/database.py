@@ -36,8 +36,10 @@ class Database:
 
     @contextmanager
     def snapshot(self) -> Iterator[sa.Connection]:
-        with self.models.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        # Both as connection characteristics, so the driver opens the transaction with one statement
+        # (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY), not a BEGIN and a SET: one round trip less a request.
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        with self.models.connect().execution_options(**options) as conn:
             try:
                 yield conn
             finally:

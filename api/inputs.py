@@ -11,11 +11,9 @@ once here for every route, present and future, instead of in each handler.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, unquote
 
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ApiError, response
 
@@ -55,10 +53,18 @@ def check_path(path: str) -> None:
         raise ApiError(400, "bad_text", "the path holds a control character", parameter="path")
 
 
-async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    try:
-        check_path(request.scope.get("path", ""))
-        check_query(request.scope.get("query_string", b""))
-    except ApiError as exc:
-        return response(exc)
-    return await call_next(request)
+class Guard:
+    """ASGI middleware refusing what ``check_path`` and ``check_query`` refuse, for every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                check_path(scope.get("path", ""))
+                check_query(scope.get("query_string", b""))
+            except ApiError as exc:
+                await response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -7,10 +7,8 @@ as markup, the browser still would not run it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PREFIX = "/console"
 POLICY = (
@@ -26,8 +24,21 @@ HEADERS = {
 }
 
 
-async def secure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    if request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/"):
-        response.headers.update(HEADERS)
-    return response
+class Secure:
+    """ASGI middleware adding ``HEADERS`` to the console's responses (plain ASGI: no per-request task or stream)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
