@@ -18,7 +18,7 @@ import pytest
 from bench.report import BENCHES
 from eventlog.admin import TopicAdmin
 
-# A long form: every benchmark once, about 2.5 minutes on a quiet 2-core machine, which CI's 45 minutes cannot spare;
+# A long form: every benchmark once, about 5 minutes on a quiet 2-core machine, which CI's 45 minutes cannot spare;
 # run it by hand with `python -m pytest -m long tests/integration/test_bench.py`.
 pytestmark = [pytest.mark.infra, pytest.mark.long]
 
