@@ -189,7 +189,7 @@ def apply_batch(
     advances its offset to that record, not past it; the others go on.
     """
     topic, partition, last = records[0].topic, records[0].partition, records[-1].offset
-    starts = {p.name: offsets.claim(conn, p.name, topic, partition) for p in projections}
+    starts = offsets.claim(conn, [p.name for p in projections], topic, partition)
     pending = [p for p in projections if starts[p.name] <= last]
     if not pending:
         return BatchResult(0, [], [])
@@ -198,6 +198,7 @@ def apply_batch(
         raise OffsetsMovedBack(f"{topic}[{partition}]: stored offsets {moved} are below {covered_from}")
     dead: list[Poison] = []
     refusals: list[Refusal] = []
+    moves: list[offsets.Advance] = []
     applied = 0
     reached = 0
     # Both lists are in log order, so each projection's slice of them is found by bisection, not by a scan.
@@ -214,11 +215,12 @@ def apply_batch(
         # Records passed, copies and poison included: a count of consumed items would hang on where batches break
         # (a copy is dropped inside a batch, kept across two), so a crash would change it.
         passed = bisect_left(record_offsets, end) - bisect_left(record_offsets, start)
-        offsets.advance(conn, projection.name, topic, partition, end, passed, last_time)
+        moves.append(offsets.Advance(projection.name, end, passed, last_time))
         dead += skipped
         refusals += [refusal] if refusal else []
         applied = max(applied, passed)
         reached = max(reached, end)
+    offsets.advance(conn, topic, partition, moves)
     # Unreadable records are dead-lettered once some projection passes them; a stopped one meets them again later.
     lowest = min(starts[p.name] for p in pending)
     dead += [p for p in decoded.poison if lowest <= p.record.offset < reached]

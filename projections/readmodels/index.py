@@ -13,16 +13,19 @@ COLUMNS = ("event_id", "event_type", "topic", "partition", "offset", "event_time
 
 
 def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> None:
-    rows = (
-        (
-            i.event.event_id,
-            type(i.event).__name__,
-            i.record.topic,
-            i.record.partition,
-            i.record.offset,
-            i.event.event_time_ms,
-            getattr(i.event, "symbol", None),
+    rows = []
+    for item in items:
+        event, record = item.event, item.record
+        envelope = event.envelope  # read once: ``event_id`` and ``event_time_ms`` are properties over it
+        rows.append(
+            (
+                envelope.event_id,
+                type(event).__name__,
+                record.topic,
+                record.partition,
+                record.offset,
+                envelope.event_time_ms,
+                getattr(event, "symbol", None),
+            )
         )
-        for i in items
-    )
     insert_new(conn, "event_index", COLUMNS, rows)

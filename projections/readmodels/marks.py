@@ -27,25 +27,29 @@ SET_MARK = (
 
 
 def apply(conn: psycopg.Connection, items: Sequence[Item], context: Context) -> None:
-    last: dict[str, tuple[Key, Decimal]] = {}
-    last_of_day: dict[tuple[str, str], tuple[Key, Decimal]] = {}
-    day_cache: dict[tuple[str, int], str] = {}
+    # The latest trade of each (symbol, venue, minute) first: one dictionary step per tick. Sessions open and close
+    # on whole minutes, so a minute lies in one trading day, and the latest of those per symbol (and per symbol and
+    # day) is the latest of the ticks themselves (keys are distinct: event ids are unique within a batch).
+    latest: dict[tuple[str, str, int], tuple[Key, Decimal]] = {}
     for item in items:
         tick = item.event
         if not isinstance(tick, Tick) or tick.venue not in VENUE_CALENDARS:
             continue  # a tick on no known venue: the kernel refused it, so it marks nothing
-        key = (tick.envelope.event_time_ms, tick.sequence, tick.envelope.event_id)
-        best = last.get(tick.symbol)
+        envelope = tick.envelope
+        time_ms = envelope.event_time_ms
+        key = (time_ms, tick.sequence, envelope.event_id)
+        minute = (tick.symbol, tick.venue, time_ms // 60_000)
+        best = latest.get(minute)
         if best is None or key > best[0]:
-            last[tick.symbol] = (key, tick.price)
-        # Sessions open and close on whole minutes, so one calendar lookup per venue and minute is exact.
-        minute = (tick.venue, key[0] // 60_000)
-        day = day_cache.get(minute)
-        if day is None:
-            day = day_cache[minute] = context.trading_day(tick.venue, key[0])
-        best = last_of_day.get((tick.symbol, day))
-        if best is None or key > best[0]:
-            last_of_day[(tick.symbol, day)] = (key, tick.price)
+            latest[minute] = (key, tick.price)
+    last: dict[str, tuple[Key, Decimal]] = {}
+    last_of_day: dict[tuple[str, str], tuple[Key, Decimal]] = {}
+    for (symbol, venue, _), mark in latest.items():
+        day = context.trading_day(venue, mark[0][0])
+        for winners, at in ((last, symbol), (last_of_day, (symbol, day))):
+            best = winners.get(at)
+            if best is None or mark[0] > best[0]:
+                winners[at] = mark
     if not last:
         return
 
