@@ -179,3 +179,22 @@ def test_a_union_branch_the_schema_does_not_have_is_left_to_fastavro(decode_tick
     assert decode_tick(bad, HEADER_LENGTH) is None
     assert _outcome(bad) == _reference_outcome(bad)
     assert _outcome(bad)[0] == "refused"
+
+
+@pytest.mark.parametrize("decode_tick", DECODERS)
+def test_a_long_of_ten_bytes_is_read_to_its_64th_bit_and_no_further(decode_tick: Decoder) -> None:
+    good = CODEC.encode(next(itertools.islice(read_ticks(), 1)))
+    assert good[HEADER_LENGTH] == 72  # event_id: 36 characters (zig-zag 72, one byte), then event_time_ms
+    time_at = HEADER_LENGTH + 1 + 36
+    time_end = time_at + next(i for i, byte in enumerate(good[time_at:]) if byte < 0x80) + 1
+
+    def with_time(varint: bytes) -> bytes:
+        return good[:time_at] + varint + good[time_end:]
+
+    largest = with_time(b"\xfe" + b"\xff" * 8 + b"\x01")  # 2**64 - 2: zig-zag for the largest long
+    fast = decode_tick(largest, HEADER_LENGTH)
+    assert fast is not None and fast.event_time_ms == 2**63 - 1
+    assert repr(fast) == repr(_reference(largest))
+    over = with_time(b"\xff" * 9 + b"\x02")  # bit 65 set: no long has it
+    assert decode_tick(over, HEADER_LENGTH) is None
+    assert _outcome(over) == _reference_outcome(over)
