@@ -14,6 +14,10 @@ it always gave. So the refusals on the dead-letter path are fastavro's, word for
 word, and the fast path can only ever agree with fastavro or step aside
 (``tests/test_tick_decoder.py`` checks both on the sample day and on generated
 records).
+
+The same decoder compiled (``contract/_tick_decoder.pyx``, built by ``setup.py``
+when the install has a C compiler) is used when it imports; ``DECODER`` says
+which one ``decode_tick`` is, and both are tested alike.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ def _read(data: bytes, pos: int, target: object, layout: _Layout) -> int:
     return pos
 
 
-def decode_tick(data: bytes, pos: int) -> Tick | None:
+def decode_tick_python(data: bytes, pos: int) -> Tick | None:
     """The ``Tick`` whose body is ``data[pos:]`` (written with ``TICK_FINGERPRINT``); None if the fast path cannot tell."""
     envelope = _new(Envelope)
     tick = _new(Tick)
@@ -137,3 +141,12 @@ def decode_tick(data: bytes, pos: int) -> Tick | None:
         return None
     _set_envelope(tick, envelope)
     return tick
+
+
+try:
+    from contract._tick_decoder import decode_tick
+except ImportError:  # not built (no C compiler at install), or built for fields the dataclasses no longer have
+    decode_tick = decode_tick_python
+    DECODER = "python"
+else:
+    DECODER = "compiled"
