@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,15 @@ def _leaf(args: list[str]) -> tuple[Any, list[str], list[str]]:
         words.append(args[0])
         args = args[1:]
     return command, words, args
+
+
+def test_the_image_holds_every_package_the_install_finds_and_the_shipped_models() -> None:
+    # The image installs its source editable: a package left out of the COPY lines imports nowhere in it.
+    pyproject = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = {pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = {word for line in (DEPLOY / "Dockerfile").read_text().splitlines() if line.startswith("COPY ") for word in line.split()[1:-1]}
+    # setup.py: the compiled tick decoder's build (optional: the slim image has no compiler and uses the pure one).
+    assert packages | {"models", "schemas", "setup.py"} <= copied
 
 
 def test_every_aitrader_service_runs_the_aitrader_entry_point() -> None:
