@@ -457,10 +457,17 @@ class InputLoop:
         self.held_back = [m for m in self.held_back if m.partition() not in revoked]
         self.pipeline.revoke(revoked)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         held = {tp.partition for tp in partitions}
         log.info("assigned input partitions %s", sorted(held))  # after every rebalance: which kernels this worker runs
         self.pipeline.assign(held)
+        # librdkafka keeps a partition paused through a rebalance that gives it back (paused for a hold, or at its
+        # end), and nothing would resume it: assigned here, so that the pause is what this worker wants now.
+        consumer.assign(partitions)
+        if self.paused_to_hold:
+            consumer.pause(partitions)
+        else:
+            consumer.resume(partitions)
 
 
 class CommitProbe:
