@@ -114,7 +114,7 @@ log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "aitrader-kernel"
 BATCH_MAX = 5000
-BATCH_WITHIN_S = 0.05  # longest a batch waits for more records after its first
+BATCH_WITHIN_S = 0.005  # longest a batch waits for more records after its first (docs/performance.md: 50 ms fell behind at 5,000/s)
 IDLE_POLL_S = 0.2  # longest the kernel thread waits for a first record before it looks whether to stop
 STOP_CHECK_S = 0.5
 LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
