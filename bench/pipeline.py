@@ -1,4 +1,4 @@
-"""Live pipeline throughput: ticks/s through the Faust worker on the broker against the pure kernel.
+"""Live pipeline throughput: ticks/s through the live worker on the broker against the pure kernel.
 
     python -m bench.pipeline
 
@@ -8,8 +8,9 @@ whole sample day in a fresh namespace and reports, over the same ticks:
 - the pure ``TradingKernel`` in one process (decoded ticks in, events out);
 - recovery: the same kernel fed by the group-less log reader (fetch + decode +
   apply, outputs discarded), which is how a worker rebuilds state on start;
-- the Faust worker: fetch, apply, produce every output, wait for the acks,
-  commit; from its first input to its last flush, and wall time with start-up.
+- the live worker (``processors/live/app.py``): consume, apply, produce every
+  output, wait for the acks, commit; from its first input to its last flush,
+  and wall time with start-up.
 """
 
 from __future__ import annotations
@@ -77,19 +78,19 @@ def measure(limit: int | None = None) -> dict:
     print(f"derived events (pure kernel)   {len(derived):>12,}   worker: {stats.outputs:,} in {stats.batches:,} batches")
     print(f"pure TradingKernel             {pure_rate:>12,.0f} ticks/s  ({pure_s:.2f} s)")
     print(f"recovery (log reader + kernel) {recovery_rate:>12,.0f} ticks/s  ({recovery_s:.2f} s)")
-    print(f"Faust worker, first to last    {live_rate:>12,.0f} ticks/s  ({stats.busy_seconds:.2f} s)")
+    print(f"live worker, first to last     {live_rate:>12,.0f} ticks/s  ({stats.busy_seconds:.2f} s)")
     wall_rate = n / wall_s
-    print(f"Faust worker, wall w/ start-up {wall_rate:>12,.0f} ticks/s  ({wall_s:.2f} s)")
-    print(f"Faust worker / pure kernel     {live_rate / pure_rate:>12.3f}")
+    print(f"live worker, wall w/ start-up  {wall_rate:>12,.0f} ticks/s  ({wall_s:.2f} s)")
+    print(f"live worker / pure kernel      {live_rate / pure_rate:>12.3f}")
     return {
         "bench": "pipeline",
         "ticks": n,
         "figures": [
             figure("pure TradingKernel", pure_rate, "ticks/s"),
             figure("recovery (log reader + kernel)", recovery_rate, "ticks/s"),
-            figure("Faust worker, first to last", live_rate, "ticks/s"),
-            figure("Faust worker, wall w/ start-up", wall_rate, "ticks/s"),
-            figure("Faust worker / pure kernel", live_rate / pure_rate, "x"),
+            figure("live worker, first to last", live_rate, "ticks/s"),
+            figure("live worker, wall w/ start-up", wall_rate, "ticks/s"),
+            figure("live worker / pure kernel", live_rate / pure_rate, "x"),
         ],
     }
 

@@ -1,4 +1,4 @@
-"""Live throughput with 1, 2 and 3 Faust workers sharing the three input partitions.
+"""Live throughput with 1, 2 and 3 live workers sharing the three input partitions.
 
     python -m bench.workers [--every 4] [--since ...] [--until ...]
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from contract.records import RawRecord, UndecodableRecord, decode
 from eventlog.kafka_security import KafkaSecurity, client_config
 from eventlog.retry import retry_transient
 
-__all__ = ["LogReader", "OffsetRanges", "RawRecord", "UndecodableRecord", "decode"]
+__all__ = ["LogReader", "OffsetRanges", "RawRecord", "UndecodableRecord", "decode", "raw_record"]
 
 METADATA_TIMEOUT_S = 30.0
 POLL_TIMEOUT_S = 1.0
@@ -18,6 +24,19 @@ POLL_TIMEOUT_S = 1.0
 
 OffsetRanges = dict[int, tuple[int, int]]
 """partition -> [start, end) offsets."""
+
+
+def raw_record(message: Message) -> RawRecord:
+    """A fetched record as the kernel's ``RawRecord`` (its timestamp in ms, as the log stores it)."""
+    return RawRecord(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        message.timestamp()[1],
+        message.key(),
+        message.value(),
+        tuple(message.headers() or ()),
+    )
 
 
 class LogReader:
@@ -94,17 +113,7 @@ class LogReader:
                         raise KafkaException(message.error())
                     if message.offset() >= end:
                         break
-                    batch.append(
-                        RawRecord(
-                            topic,
-                            partition,
-                            message.offset(),
-                            message.timestamp()[1],
-                            message.key(),
-                            message.value(),
-                            tuple(message.headers() or ()),
-                        )
-                    )
+                    batch.append(raw_record(message))
                 if batch:
                     position = batch[-1].offset + 1
                     yield batch

@@ -13,9 +13,9 @@ they say where and what, not which test wants them.
 
 points, by process (``N`` counts that process's own unit of work)
   ``before-apply``  live worker (``processors/live/app.py``), inputs applied: a
-                    batch was taken from Faust's stream and is about to go to
-                    the kernel thread (on the event loop, so rebalances go on
-                    while it waits);
+                    batch was taken from the input consumer and is about to be
+                    applied (its partitions paused, the group's rebalances go
+                    on while it waits);
   ``after-apply``   live worker, inputs applied: the batch is applied and its
                     outputs are queued on the producer, not yet flushed (on the
                     kernel thread);
@@ -49,7 +49,6 @@ log, with the work it caught.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -96,18 +95,15 @@ class Fault:
     def name(self) -> str:
         return f"{self.action}-{self.point}"
 
-    def at(self, point: str, applied: int, batch: Callable[[], str]) -> None:
-        """A point on a plain thread: kills the process, or blocks until the gate opens."""
-        if self._fires(point, applied, batch):
-            while self._gate_closed():
-                time.sleep(GATE_POLL_S)
-            log.warning("fault %s: released", self.name)
+    def at(self, point: str, applied: int, batch: Callable[[], str], wait: Callable[[float], None] = time.sleep) -> None:
+        """A point: kills the process, or blocks until the gate opens, calling ``wait(seconds)`` meanwhile.
 
-    async def at_async(self, point: str, applied: int, batch: Callable[[], str]) -> None:
-        """A point on the event loop: kills the process, or waits, without blocking the loop, until the gate opens."""
+        ``wait`` is where the process keeps doing what must go on while a batch
+        is held (the live worker serves its consumer group's rebalances).
+        """
         if self._fires(point, applied, batch):
             while self._gate_closed():
-                await asyncio.sleep(GATE_POLL_S)
+                wait(GATE_POLL_S)
             log.warning("fault %s: released", self.name)
 
     def _fires(self, point: str, applied: int, batch: Callable[[], str]) -> bool:

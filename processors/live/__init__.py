@@ -1,1 +1,1 @@
-"""The live kernel pipeline: a Faust worker over the sequenced input topic, with recovery and run manifests."""
+"""The live kernel pipeline: a worker (hosted by Faust) consuming the sequenced input topic in batches, with recovery and run manifests."""

@@ -1,63 +1,58 @@
-"""The live kernel: a Faust agent that drives one ``TradingKernel`` per input partition.
+"""The live kernel: one ``TradingKernel`` per input partition, fed in batches by a confluent-kafka consumer.
 
-Per batch of input records (``noack_take``), in this order:
+Faust hosts the process (lifecycle, signals, logging, the stop deadline, the
+periodic tasks) and opens no Kafka client of its own. The input topic is read
+by a confluent-kafka ``Consumer`` of the kernel's consumer group
+(``group_id``), driven by one Faust task on one dedicated kernel thread. Per
+batch (``consume``: the first record, then up to ``batch_max`` more that
+arrive within ``batch_within_s``), in this order:
 
 1. apply each record to its partition's kernel (``KernelRunner``) and queue the
    derived events on the kernel's idempotent confluent-kafka producer;
 2. ``flush()``: wait until the broker has acknowledged every queued record;
-3. only then ack the batch's Faust events, which is what lets Faust commit
-   their offsets (it commits the highest contiguous acked offset + 1).
+3. only then commit the batch's offsets (asynchronously; a commit the broker
+   refused is asked again after the next batch or idle poll).
 
-Steps 1 and 2 run in one dedicated worker thread (``run_in_executor``) so the
-event loop keeps serving Faust's fetcher, heartbeats and commits while the
-kernel computes and the producer waits for acks; a single thread also keeps
-batches and kernel state strictly sequential. Batch composition cannot change
-any output: the kernel applies inputs one by one.
+A failure (a ``DeliveryError`` from the flush, a kernel bug) raises out of the
+task before step 3, the Faust app crashes and the worker exits non-zero: the
+committed offset never passes an input whose outputs are not durable. A
+restart rebuilds each kernel from the log (``recovery.py``) and derives the
+lost outputs again, with the same ids and bytes. Batch composition cannot
+change any output: the kernel applies inputs one by one.
 
-``noack_take`` rather than ``take``: ``take`` acks a batch in its generator's
-``finally``, which also runs when processing raised, and Faust commits acked
-offsets on a task error. Here a failure (a ``DeliveryError`` from the flush, a
-kernel bug) leaves the batch unacked and the ``CrashingSupervisor`` stops the
-worker: the committed offset never passes an input whose outputs are not
-durable. A restart rebuilds each kernel from the log (``recovery.py``) and
-derives the lost outputs again, with the same ids and bytes.
+Why not Faust's own consumer and stream: its per-message path (fetcher,
+conductor, stream buffer, event and ack bookkeeping) cost about 250 µs an
+input, two thirds of the worker's time, whatever its buffer size or Cython
+extension (``docs/performance.md``, "The live worker's consume path").
+librdkafka fetches in its own threads and ``consume`` hands over a whole
+batch in one call.
 
-Several workers share the input partitions through the consumer group.
-Faust's consumer rebalances eagerly: every worker first gives up all its
-partitions (``on_partitions_revoked``), then gets its new share
-(``on_partitions_assigned``), and Faust seeks each assigned partition back to
-the group's committed offset. A worker may hold input records when that
-starts: the batch the kernel thread is applying, a batch taken from
-``noack_take`` and waiting for that thread, a record parked in its buffer.
-Faust clears its own queues on a revocation, and its streams skip records of
-an older generation as they take them, but a taken batch and that buffer
-escape both. Faust's ``stream_wait_empty`` would make the revocation wait
-until they are acked; if that outlasts the rebalance timeout (60 s) the broker
-evicts the worker, which then applies and produces them after their new owner
-started on them, while the whole group stalled. So the worker does not wait
-(``stream_wait_empty=False``) and fences them instead. The kernel thread keeps
-the set of input partitions this worker holds; revocations and assignments
-reach it through the same single-thread executor as batches, in order:
+Everything the consumer does happens on the kernel thread: batches, commits,
+and the group's rebalances, whose callbacks librdkafka runs inside
+``consume``/``poll``, so between batches, never during one. Rebalances are
+eager (the default assignors): every worker first gives up all its
+partitions (``on_revoke``), then gets its new share (``on_assign``) and reads
+each assigned partition from the group's committed offset. So:
 
-- a revocation waits for the batch being applied, which finishes and flushes
-  (its outputs are durable before anyone else can own the partition); from
-  then on records of revoked partitions are neither applied, nor produced,
-  nor acked: the next owner (this worker too, after Faust's seek) reads them
-  again from the committed offset;
+- a revocation commits what is flushed (synchronously: the next owner starts
+  there) and forgets it; records of a revoked partition in hand afterwards are
+  neither applied, nor produced, nor committed: the next owner (this worker
+  too) reads them again from the committed offset. A batch held at the
+  ``before-apply`` fault point keeps serving the group (its partitions paused,
+  so nothing more is fetched); if any revocation came meanwhile, the whole
+  batch is left alone;
 - an assignment drops the kernels of the partitions not given back; a kernel
-  kept through the rebalance goes on, since what comes back after the seek is
-  at or below its last applied offset (skipped) or past a gap (rebuilt);
-- Faust sends ``on_partitions_assigned`` before its recovery task seeks and
-  resumes fetching, so the new share is in place before any record of the new
-  generation reaches a batch.
+  kept through the rebalance goes on, since what comes back is at or below its
+  last applied offset (skipped) or past a gap (rebuilt).
 
 No fence stops a worker evicted inside one batch that outlasts the rebalance
-timeout: it finishes that batch. Its outputs carry the ids and bytes the new
-owner derives, its commits are refused, and consumers deduplicate.
+timeout (librdkafka's ``max.poll.interval.ms``, 300 s): it finishes that batch.
+Its outputs carry the ids and bytes the new owner derives, its commits are
+refused, and consumers deduplicate.
 
-Faust is kept from touching the broker's topic layout: no topic declaration,
-no leader topic, no tables (so no changelog or repartition topics); the
-catalog's topics are created with their settings before the worker starts.
+Stopping (SIGTERM, or ``stop_at_end`` once the group's committed offsets reach
+the ends): the kernel thread finishes the batch in hand, flushes, commits what
+is flushed and closes the consumer, which leaves the group; then Faust stops.
 
 Live reads and writes one namespace. A pipeline replay runs this same worker
 with a ``PipelineConfig`` that reads the live input topic (the very records,
@@ -73,24 +68,31 @@ import asyncio
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, cast
+from typing import cast
 
 import faust
-import mode
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+from faust.app.base import BootStrategy
 
 from contract.events import DeadLettered
 from contract.records import RawRecord
 from contract.topics import INPUTS, Namespace
 from eventlog import faults
-from eventlog.consumer import LogReader
-from eventlog.kafka_security import KafkaSecurity, client_config
+from eventlog.consumer import LogReader, raw_record
+from eventlog.kafka_security import client_config
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
 from inference.models import load_scorer
@@ -99,7 +101,6 @@ from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner, Routed
 from kernel.settings import KernelSettings
 from marketdata.calendar import VenueCalendars
-from processors.live.broker_auth import faust_credentials
 from processors.live.observe import Applied, BatchObserver, TimedScorer, timed_resolver
 from processors.live.recovery import Recovery, recover_kernel
 from processors.live.stop_deadline import (
@@ -113,16 +114,17 @@ log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "aitrader-kernel"
 BATCH_MAX = 5000
-BATCH_WITHIN_S = 0.05  # longest a lone live tick waits for company before it is processed
+BATCH_WITHIN_S = 0.005  # longest a batch waits for more records after its first (docs/performance.md: 50 ms fell behind at 5,000/s)
+IDLE_POLL_S = 0.2  # longest the kernel thread waits for a first record before it looks whether to stop
 STOP_CHECK_S = 0.5
 LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
 # How long the broker waits for a silent worker before its partitions go to another
-# (or to the same worker restarted): Faust's 60 s default stalls a restart after a crash.
+# (or to the same worker restarted): a long wait stalls a restart after a crash.
 SESSION_TIMEOUT_S = 10.0
 
 
 def group_id(namespace: Namespace) -> str:
-    """The consumer group (and Faust app id) of the kernel in a namespace."""
+    """The kernel's consumer group in a namespace."""
     suffix = namespace.prefix.rstrip(".")
     return f"{GROUP_PREFIX}.{suffix}" if suffix else GROUP_PREFIX
 
@@ -193,22 +195,6 @@ class PipelineStats:
         return self.last_flush_at - self.first_input_at
 
 
-def raw_record(message: Any) -> RawRecord:
-    """A Faust consumer message as the kernel's ``RawRecord`` (Faust keeps timestamps in float seconds)."""
-    headers = message.headers or ()
-    if isinstance(headers, Mapping):
-        headers = headers.items()
-    return RawRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=0 if message.timestamp is None else round(message.timestamp * 1000),
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), v) for k, v in headers),
-    )
-
-
 def describe_batch(records: Sequence[RawRecord]) -> str:
     """The offsets a batch holds, per partition (logs): ``partition 0 offsets 100-2099; partition 2 ...``."""
     ranges: dict[int, tuple[int, int]] = {}
@@ -240,11 +226,11 @@ class KernelPipeline:
         """Applies the records, sends what they derive, and returns once the broker has all of it.
 
         Records of partitions this worker no longer holds are left alone; the
-        partitions they belong to are returned: their inputs must not be acked.
+        partitions they belong to are returned: their inputs must not be committed.
         """
         fenced = {record.partition for record in records} - self.assigned
         if fenced:
-            records = self._fence(records, fenced)
+            records = self.fence(records, fenced)
         if not records:
             return fenced
         if self.stats.first_input_at is None:
@@ -269,7 +255,7 @@ class KernelPipeline:
                 observed.append((record, derived))
         if self.fault is not None:
             self.fault.at(faults.AFTER_APPLY, self.stats.inputs + len(records), lambda: describe_batch(records))
-        self.producer.flush()  # raises DeliveryError: the batch stays unacked and the worker stops
+        self.producer.flush()  # raises DeliveryError: the batch is not committed and the worker stops
         for record in records:
             self.stats.next_offsets[record.partition] = max(self.stats.next_offsets.get(record.partition, 0), record.offset + 1)
         self.stats.inputs += len(records)
@@ -279,7 +265,7 @@ class KernelPipeline:
             self.observer.flushed(observed, self.producer.take_acked(), time.perf_counter() - started)
         return fenced
 
-    def _fence(self, records: Sequence[RawRecord], fenced: set[int]) -> list[RawRecord]:
+    def fence(self, records: Sequence[RawRecord], fenced: set[int]) -> list[RawRecord]:
         """Logs and leaves out the records of revoked partitions; returns the others.
 
         Their kernels stay until the rebalance ends: a partition given back
@@ -326,6 +312,164 @@ class KernelPipeline:
             del self.runners[partition]
 
 
+def consumer_config(config: PipelineConfig) -> dict[str, object]:
+    """The kernel group's input consumer: offsets are committed by the loop, only after the outputs are acknowledged."""
+    return {
+        **client_config(config.bootstrap_servers),
+        "group.id": config.group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": round(config.session_timeout_s * 1000),
+    }
+
+
+class InputLoop:
+    """The input topic's consumer in the kernel group, feeding batches to a ``KernelPipeline`` until told to stop.
+
+    Everything here, the consumer's rebalance and commit callbacks included,
+    runs on the kernel thread (module docstring).
+    """
+
+    def __init__(self, config: PipelineConfig, pipeline: KernelPipeline, stopping: threading.Event) -> None:
+        self.config = config
+        self.pipeline = pipeline
+        self.stopping = stopping
+        self.topic = config.namespace.topic(INPUTS)
+        self.flushed: dict[int, int] = {}  # held partition -> first offset not flushed: what may be committed
+        self.asked: dict[int, int] = {}  # held partition -> the offset last sent to be committed
+        self.ended: set[int] = set()  # held partitions paused at their end offset
+        self.revocations = 0
+        self.held_back: list[Message] = []  # fetched while a batch was held at a fault point: the next batch's
+        self.paused_to_hold = False
+        self.consumer = Consumer({**consumer_config(config), "on_commit": self._on_commit})
+
+    def run(self) -> None:
+        """Consumes, applies, flushes and commits batch after batch; returns once ``stopping`` is set."""
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self.stopping.is_set():
+                messages = self._take()
+                if messages:
+                    self._step(messages)
+                self._commit()
+        finally:
+            self._commit_now(self.flushed)  # a failed batch is not in ``flushed``
+            self.flushed.clear()
+            self.consumer.close()  # leaves the group: its revocation has nothing left to commit
+
+    def _take(self) -> list[Message]:
+        """The next batch: its first record (waiting up to ``IDLE_POLL_S``), then what follows within ``batch_within_s``."""
+        if self.held_back:
+            taken, self.held_back = self.held_back[: self.config.batch_max], self.held_back[self.config.batch_max :]
+            return taken
+        first = self.consumer.consume(1, timeout=IDLE_POLL_S)
+        if not first or self.config.batch_max == 1:
+            return first
+        return first + self.consumer.consume(self.config.batch_max - 1, timeout=self.config.batch_within_s)
+
+    def _step(self, messages: list[Message]) -> None:
+        records = self._records(messages)
+        due = [record for record in records if self.config.due(record.partition, record.offset)]
+        if len(due) < len(records):
+            # A partition reached its end offset: stop fetching it; what was fetched past it is not applied.
+            ended = {record.partition for record in records if not self.config.due(record.partition, record.offset)}
+            self.consumer.pause([TopicPartition(self.topic, p) for p in sorted(ended - self.ended)])
+            self.ended |= ended
+        if not due:
+            return
+        pipeline, revocations = self.pipeline, self.revocations
+        if pipeline.fault is not None:
+            pipeline.fault.at(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(due), self._serve_group)
+            if self.paused_to_hold:
+                self.consumer.resume([tp for tp in self.consumer.assignment() if tp.partition not in self.ended])
+                self.paused_to_hold = False
+        if self.revocations != revocations:
+            # Revoked while held: the partitions' next owner, this worker too, reads them again from the committed offset.
+            pipeline.fence(due, {record.partition for record in due})
+            return
+        fenced = pipeline.process(due)
+        for record in due:
+            if record.partition not in fenced:
+                self.flushed[record.partition] = max(self.flushed.get(record.partition, 0), record.offset + 1)
+
+    def _records(self, messages: list[Message]) -> list[RawRecord]:
+        records = []
+        for message in messages:
+            error: KafkaError | None = message.error()
+            if error is None:
+                records.append(raw_record(message))
+            elif error.retriable() and not error.fatal():
+                log.warning("input consumer: %s (the client retries)", error.str())
+            else:
+                raise KafkaException(error)
+        return records
+
+    def _serve_group(self, seconds: float) -> None:
+        """While a batch is held: the group's rebalances go on (their callbacks run here), nothing more is fetched."""
+        self.consumer.pause(self.consumer.assignment())  # again after each rebalance: a new assignment is not paused
+        self.paused_to_hold = True
+        message = self.consumer.poll(seconds)
+        if message is not None:  # fetched before the pause took effect
+            self.held_back.append(message)
+
+    def _commit(self) -> None:
+        """Sends the flushed offsets not yet sent; the broker's answer comes back through ``_on_commit``."""
+        due = {p: offset for p, offset in self.flushed.items() if self.asked.get(p) != offset}
+        if not due:
+            return
+        try:
+            self.consumer.commit(offsets=self._partitions(due), asynchronous=True)
+        except KafkaException as exc:
+            log.warning("committing input offsets %s failed (%s): asked again after the next batch", due, exc)
+            return
+        self.asked.update(due)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        failed = [tp for tp in partitions if error is not None or tp.error is not None]
+        for tp in failed:
+            if self.asked.get(tp.partition) == tp.offset:
+                del self.asked[tp.partition]  # asked again by the next _commit
+        if failed:
+            log.warning("the broker did not take input offsets %s (%s): asked again after the next batch",
+                        {tp.partition: tp.offset for tp in failed}, error or failed[0].error)
+
+    def _commit_now(self, offsets: Mapping[int, int]) -> None:
+        """Commits synchronously; a failure only means the next owner applies those inputs again (same ids and bytes)."""
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=self._partitions(offsets), asynchronous=False)
+        except KafkaException as exc:
+            log.warning("committing input offsets %s failed (%s): their next owner applies them again", dict(offsets), exc)
+
+    def _partitions(self, offsets: Mapping[int, int]) -> list[TopicPartition]:
+        return [TopicPartition(self.topic, p, offset) for p, offset in sorted(offsets.items())]
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {tp.partition for tp in partitions}
+        self.revocations += 1
+        self._commit_now({p: offset for p, offset in self.flushed.items() if p in revoked})
+        for held in (self.flushed, self.asked):
+            for partition in revoked & set(held):
+                del held[partition]
+        self.ended -= revoked
+        self.held_back = [m for m in self.held_back if m.partition() not in revoked]
+        self.pipeline.revoke(revoked)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        held = {tp.partition for tp in partitions}
+        log.info("assigned input partitions %s", sorted(held))  # after every rebalance: which kernels this worker runs
+        self.pipeline.assign(held)
+        # librdkafka keeps a partition paused through a rebalance that gives it back (paused for a hold, or at its
+        # end), and nothing would resume it: assigned here, so that the pause is what this worker wants now.
+        consumer.assign(partitions)
+        if self.paused_to_hold:
+            consumer.pause(partitions)
+        else:
+            consumer.resume(partitions)
+
+
 class CommitProbe:
     """Reads a group's committed offsets from the broker without joining the group."""
 
@@ -350,8 +494,20 @@ def end_offsets(bootstrap_servers: str, namespace: Namespace) -> dict[int, int]:
 ProgressSink = Callable[[PipelineStats], None]
 
 
+class HostBoot(BootStrategy):
+    """Faust starts no Kafka client of its own: the kernel's consumer and producer are confluent-kafka's."""
+
+    enable_kafka = False
+
+
+class HostApp(faust.App):
+    """The Faust app as the worker's process host: lifecycle, signals, logging and tasks, no streams."""
+
+    BootStrategy = HostBoot
+
+
 class LiveWorker:
-    """A Faust worker running the kernel agent until stopped (or, with ``stop_at_end``, until done).
+    """A Faust worker hosting the kernel's input loop until stopped (or, with ``stop_at_end``, until done).
 
     The input's end offsets are read when the worker is made (or taken from
     the config's ``end_offsets``): ``stop_at_end`` stops there, and progress
@@ -371,7 +527,7 @@ class LiveWorker:
             dict(config.end_offsets) if config.end_offsets is not None else end_offsets(config.bootstrap_servers, config.namespace)
         )
         self._progress: ProgressSink | None = None
-        # One thread for every kernel step: batches, recoveries and revocations never overlap.
+        # One thread for every kernel step: batches, recoveries, commits and rebalances never overlap.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel")
 
     def run(self, progress: ProgressSink | None = None) -> int:
@@ -399,77 +555,16 @@ class LiveWorker:
 
     def _app(self, datadir: Path) -> faust.App:
         config = self.config
-        app = faust.App(
-            config.group,
+        app = HostApp(
+            f"{config.group}-host",  # named apart from the kernel's group, though Faust joins no group at all
             broker=f"kafka://{config.bootstrap_servers}",
-            broker_credentials=faust_credentials(KafkaSecurity.from_env()),
-            value_serializer="raw",
-            key_serializer="raw",
-            # The catalog owns the topics: Faust declares none, elects no leader, keeps no tables.
-            topic_allow_declare=False,
-            topic_disable_leader=True,
             store="memory://",
             datadir=str(datadir),
             web_enabled=False,
             autodiscover=False,
             loghandlers=self.loghandlers,
-            consumer_auto_offset_reset="earliest",
-            broker_session_timeout=config.session_timeout_s,
-            # An agent failure stops the worker instead of restarting the agent past unacked inputs.
-            agent_supervisor=mode.CrashingSupervisor,
-            # Records in hand at a revocation are fenced, not waited for (module docstring); a bounded run
-            # also leaves the records past its ends unacknowledged on purpose.
-            stream_wait_empty=False,
         )
-        inputs = app.topic(config.namespace.topic(INPUTS), value_type=bytes, key_type=bytes, internal=False)
-        executor, pipeline = self._executor, self.pipeline
-
-        async def kernel(stream: faust.StreamT) -> None:
-            batches = cast(faust.Stream, stream).noack_take(config.batch_max, within=config.batch_within_s)
-            async for events in batches:
-                step = asyncio.ensure_future(apply_and_ack(stream, events))
-                try:
-                    await asyncio.shield(step)
-                except asyncio.CancelledError:
-                    # Stopping (SIGTERM): Faust cancels the agent, then the consumer commits what was acked. The
-                    # batch in hand finishes, flushes and is acked first, so its outputs never outlive its offsets.
-                    await step
-                    raise
-
-        async def apply_and_ack(stream: faust.StreamT, events: list[Any]) -> None:
-            loop = asyncio.get_running_loop()
-            records = [raw_record(event.message) for event in events]
-            due = [config.due(r.partition, r.offset) for r in records]
-            if not all(due):
-                # A partition reached its end offset: stop fetching it; what was fetched past it stays unacked.
-                app.consumer.pause_partitions({e.message.tp for e, d in zip(events, due) if not d})
-                records = [r for r, d in zip(records, due) if d]
-            fenced: set[int] = set()
-            if records:
-                if pipeline.fault is not None:
-                    await pipeline.fault.at_async(faults.BEFORE_APPLY, pipeline.stats.inputs, lambda: describe_batch(records))
-                fenced = await loop.run_in_executor(executor, pipeline.process, records)
-            # Flushed: only now may Faust commit these offsets. Inputs of revoked partitions were not applied.
-            for event, applied in zip(events, due):
-                if applied and event.message.partition not in fenced:
-                    await stream.ack(event)
-
-        app.agent(inputs, name="kernel", concurrency=1)(kernel)
-
-        def input_partitions(tps: set[Any]) -> set[int]:
-            return {tp.partition for tp in tps if tp.topic == inputs.get_topic_name()}
-
-        @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode types receivers as taking *args
-        async def on_revoked(_app: faust.App, revoked: set[Any], **_: Any) -> None:
-            # Queued behind the batch being applied, which finishes and flushes first; later batches are fenced.
-            await asyncio.get_running_loop().run_in_executor(executor, pipeline.revoke, input_partitions(revoked))
-
-        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
-        async def on_assigned(_app: faust.App, assigned: set[Any], **_: Any) -> None:
-            held = input_partitions(assigned)
-            log.info("assigned input partitions %s", sorted(held))  # after every rebalance: which kernels this worker runs
-            await asyncio.get_running_loop().run_in_executor(executor, pipeline.assign, held)
-
+        app.task(self._consume)
         if self._progress is not None:
             app.task(self._report_progress)
         if config.stop_at_end:
@@ -477,6 +572,19 @@ class LiveWorker:
         if config.metrics is not None:
             app.task(self._report_lag)
         return app
+
+    async def _consume(self) -> None:
+        """Runs the kernel's input loop on the kernel thread; a failure there crashes the app, which stops the worker."""
+        stopping = threading.Event()
+        inputs = InputLoop(self.config, self.pipeline, stopping)
+        step = asyncio.get_running_loop().run_in_executor(self._executor, inputs.run)
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:
+            # Stopping (SIGTERM): the batch in hand finishes, flushes and is committed, then the consumer leaves the group.
+            stopping.set()
+            await step
+            raise
 
     async def _report_progress(self, app: faust.App) -> None:
         while not app.should_stop and self._progress is not None:
@@ -520,7 +628,7 @@ class LiveWorker:
         """Stops the worker once the group's committed offsets reach ``self.ends``.
 
         Committed offsets only move past flushed batches, so reaching the ends
-        means every output is durable; the broker, not Faust's memory, is asked.
+        means every output is durable; the broker, not the worker's memory, is asked.
         """
         loop = asyncio.get_running_loop()
         probe = CommitProbe(self.config.bootstrap_servers, self.config.group, self.config.namespace.topic(INPUTS))
@@ -529,7 +637,6 @@ class LiveWorker:
                 await asyncio.sleep(STOP_CHECK_S)
                 if app.should_stop:
                     return
-                await app.consumer.commit()  # a no-op until something new is acked
                 committed = await loop.run_in_executor(None, probe.committed, sorted(self.ends))
                 if all(committed.get(p, -1) >= end for p, end in self.ends.items() if end > 0):
                     break

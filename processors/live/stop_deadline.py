@@ -1,8 +1,8 @@
 """A stop with a deadline: a Faust worker that cannot finish stopping exits instead of hanging.
 
-Faust stops its consumer by committing the acknowledged offsets through the
-consumer's own thread. When that thread has crashed, or the broker never
-answers, the commit waits forever and so does the process: it keeps its
+The live worker stops by committing its flushed offsets and closing its
+input consumer, which leaves the group. When the broker never answers, the
+commit or the close can wait forever and so does the process: it keeps its
 place in the group while no input moves, and nothing restarts it because it
 never exits. Exiting is safe: an input's offset is committed only after its
 outputs were acknowledged, so what was not committed is applied again by the

@@ -1,7 +1,7 @@
-"""Pipeline replay: a range of the live input topic through the live kernel worker (Faust).
+"""Pipeline replay: a range of the live input topic through the live kernel worker.
 
-The code path is live's: the Faust agent, produce -> flush -> ack -> commit
-per batch, and the recovery a restarted live worker does. Only the worker's
+The code path is live's: the worker's input consumer, apply -> produce -> flush
+-> commit per batch, and the recovery a restarted live worker does. Only the worker's
 ``PipelineConfig`` differs:
 
 * input: the live input topic itself. Derived ids are UUIDv5 of the logical

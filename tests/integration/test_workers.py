@@ -10,15 +10,19 @@ never from timing luck; the harness is ``tests/workers.py``.
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from aitrader.commands.common import parse_settings
 from contract.topics import FILLS, INPUTS, Namespace
+from eventlog.kafka_security import client_config
 from eventlog.sampledata import WrittenDay, write_multi_symbol_day
 from kernel.settings import KernelSettings
+from processors.live.app import group_id
 from tests.workers import (
     WorkerGroup,
     as_outputs,
@@ -38,7 +42,7 @@ pytestmark = pytest.mark.infra
 EVERY, SINCE, MIDDLE, UNTIL = 10, "2013-09-01 17:00", "2013-09-03 05:00", "2013-09-03 09:00"
 START_S = 90.0  # starting Python, Faust and the first rebalance on two busy cores
 RUN_S = 240.0
-# Faust's default rebalance timeout is 60 s: a worker that holds up a rebalance is evicted only after it.
+# A worker applying a batch (a kernel rebuilt from the log, on two busy cores) answers a rebalance after it.
 REBALANCE_S = 150.0
 
 
@@ -48,6 +52,14 @@ def _day(tmp_path: Path, name: str, since: str, until: str, every: int = EVERY) 
 
 def _settings(day: WrittenDay) -> KernelSettings:
     return KernelSettings.parse(parse_settings(day.settings, []))
+
+
+def _groups_of(bootstrap: str, namespace: Namespace) -> dict[str, int]:
+    """The consumer groups the broker knows for this namespace's kernel, and how many members each has now."""
+    admin = AdminClient(client_config(bootstrap))
+    names = [g.group_id for g in admin.list_consumer_groups().result().valid if g.group_id.startswith(group_id(namespace))]
+    described = admin.describe_consumer_groups(names) if names else {}
+    return {name: len(future.result().members) for name, future in described.items()}
 
 
 def _assert_group_derived_what_the_kernel_derives(group: WorkerGroup, settings: KernelSettings) -> None:
@@ -67,6 +79,8 @@ def test_workers_sharing_the_partitions_derive_what_one_kernel_per_partition_der
         for _ in range(workers):
             group.start()
         shares = group.wait_until_shared(START_S)
+        # Only the kernel's consumers are members of the kernel's group; Faust, the host, joins no group.
+        assert _groups_of(kafka_bootstrap, namespace) == {group_id(namespace): workers}
         ingest(kafka_bootstrap, namespace, day)
         group.wait_until_committed(RUN_S)
         codes = group.stop()
@@ -128,32 +142,55 @@ def test_records_in_hand_for_a_revoked_partition_are_neither_applied_nor_produce
     kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
 ) -> None:
     day = _day(tmp_path, "day", SINCE, UNTIL)
-    ingest(kafka_bootstrap, namespace, day)  # all of it waits: the first worker's batches are full, every partition in each
+    ingest(kafka_bootstrap, namespace, day)  # all of it waits: the first worker's batches are full
     gate = tmp_path / "gate"
     gate.touch()
     with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", day.settings) as group:
-        # Batches fill up to 5,000 (a third of them from each partition) instead of leaving after 50 ms.
+        # Batches fill up to 5,000 instead of leaving after the default wait.
         first = group.start(fault=f"hold-before-apply:1:{gate}", args=["--batch-wait-ms", "2000"])
         held = batch_ranges(first.wait_for(r"fault hold-before-apply: holding.*", START_S).group(0))
         second = group.start()
+        # Rebalances are eager: before the second worker got its share, the first gave up every partition,
+        # those of the held batch included, whichever of them it got back.
         second.wait_for(r"assigned input partitions \[\d", REBALANCE_S)
-        taken = second.assignments()[-1]
-        assert taken and taken <= set(held), f"the held batch ({held}) has no records of the partitions moved ({taken})"
         gate.unlink()
         group.wait_until_committed(RUN_S)
         group.stop()
 
-    # Their outputs are on the log once, from the new owner: the first worker neither applied nor produced them.
+    # Their outputs are on the log once, from the partitions' owners after the rebalance: the held batch was
+    # neither applied nor produced, and its records were read again from the committed offsets.
     derived = pure_kernel(read_records(kafka_bootstrap, namespace, INPUTS), _settings(day))
-    caught = [d for d in derived if d.input_partition in taken and held[d.input_partition][0] <= d.input_offset <= held[d.input_partition][1]]
-    assert caught, "the held records of the moved partitions derive nothing: hold a later batch"
+    caught = [d for d in derived if d.input_partition in held and held[d.input_partition][0] <= d.input_offset <= held[d.input_partition][1]]
+    assert caught, "the held records derive nothing: hold a later batch"
     copies = copies_on_log(kafka_bootstrap, namespace)
     twice = [d for d in caught if copies.get(d.event_id, 0) != 1]
     assert twice == [], (
-        f"{len(twice)} of the {len(caught)} events derived from held inputs of revoked partitions {sorted(taken)} "
+        f"{len(twice)} of the {len(caught)} events derived from held inputs of revoked partitions {sorted(held)} "
         f"are on the log {sorted({copies.get(d.event_id, 0) for d in twice})} times\n{group.tails()}"
     )
-    for partition in taken:
-        low, high = held[partition]
+    for partition, (low, high) in held.items():
         assert f"not applied: partition {partition} offsets {low}-{high}" in first.text(), group.tails()
     _assert_group_derived_what_the_kernel_derives(group, _settings(day))
+
+
+def test_a_worker_killed_between_apply_and_flush_has_committed_no_offset_of_that_batch(
+    kafka_bootstrap: str, namespace: Namespace, tmp_path: Path
+) -> None:
+    day = _day(tmp_path, "day", SINCE, UNTIL)
+    ingest(kafka_bootstrap, namespace, day)
+    with WorkerGroup(kafka_bootstrap, namespace, tmp_path / "logs", day.settings) as group:
+        # Batches of 1,000: several are flushed and committed before the one the worker dies in.
+        doomed = group.start(fault="kill-after-apply:6000", args=["--batch", "1000"])
+        assert doomed.process.wait(timeout=START_S + RUN_S) == -signal.SIGKILL, group.tails()
+        killed = batch_ranges(re.search(r"fault kill-after-apply: SIGKILL after .*", doomed.text()).group(0))
+        committed = group.committed()
+    assert killed, doomed.tail()
+    assert any(offset > 0 for offset in committed.values()), f"no batch was committed before the kill: {committed}"
+    # Applied, its outputs queued, not flushed: none of its offsets may be committed.
+    past = {p: (low, committed[p]) for p, (low, _) in killed.items() if committed[p] > low}
+    assert not past, f"committed past the first offset of the batch in hand (partition: (first, committed)): {past}"
+    # And every input that is committed has its outputs on the log.
+    on_log = copies_on_log(kafka_bootstrap, namespace)
+    expected = pure_kernel(read_records(kafka_bootstrap, namespace, INPUTS), _settings(day))
+    missing = [d for d in expected if d.input_offset < committed.get(d.input_partition, -1) and d.event_id not in on_log]
+    assert not missing, f"{len(missing)} outputs of committed inputs are not on the log, first {missing[0]}"
