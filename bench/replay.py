@@ -5,7 +5,7 @@
 Puts the sample file on the log in a scratch namespace, derives "live" events
 from it in-process (the kernel from an empty state over every input), then
 replays trading day 2013-09-03 from its session-start snapshot in fast mode and
-in pipeline mode (the live Faust worker) and checks the determinism digests of
+in pipeline mode (the live worker) and checks the determinism digests of
 both. Prints inputs/s of each replay and, to attribute the fast one, of
 decoding alone and of the kernel alone on pre-decoded inputs.
 
@@ -123,7 +123,7 @@ def measure(step: int = 1) -> dict:
         replayed = replay_fast(bootstrap, reader, codec, day, target)
         compared_s, comparison = _timed(lambda: _compared(reader, codec, live, target, replayed))
 
-        # The same day through the live Faust worker, into its own replay namespace.
+        # The same day through the live worker, into its own replay namespace.
         starts = {p.partition: start_kernel(p, {}) for p in plan.partitions if p.inputs}
         piped = run_pipeline(bootstrap, live, piped_target, plan, reader.watermarks(live.topic(INPUTS)), starts, {})
         piped_comparison = _compared(reader, codec, live, piped_target, piped.run)
@@ -150,7 +150,7 @@ def measure(step: int = 1) -> dict:
         f"recovery+fetch+kernel+produce+acks+commits)"
     )
     piped_wall = piped.run.inputs / piped.wall_seconds
-    print(f"  wall, Faust start to stop  {piped_wall:>12,.0f} inputs/s  ({piped.wall_seconds:.1f} s)")
+    print(f"  wall, worker start to stop {piped_wall:>12,.0f} inputs/s  ({piped.wall_seconds:.1f} s)")
     print(f"  identical to live          {piped_comparison.identical!s:>12}")
     same = [t.replay.sha256 for t in piped_comparison.topics] == [t.replay.sha256 for t in comparison.topics]
     print(f"  identical to fast mode     {same!s:>12}")
@@ -166,7 +166,7 @@ def measure(step: int = 1) -> dict:
             figure("decode only", decode_rate, "inputs/s"),
             figure("kernel only (decoded)", kernel_rate, "inputs/s"),
             figure("replay, pipeline mode (first input to last flush)", piped.run.rate, "inputs/s"),
-            figure("replay, pipeline mode, wall (Faust start to stop)", piped_wall, "inputs/s"),
+            figure("replay, pipeline mode, wall (worker start to stop)", piped_wall, "inputs/s"),
         ],
     }
 

@@ -41,7 +41,7 @@ from eventlog.admin import ADMIN_TIMEOUT_S, TopicAdmin
 # name -> (what it measures, full run, quick run)
 BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "ingest": ("Avro encode/decode and ingest onto the broker", ingest.measure, lambda: ingest.measure(20_000)),
-    "pipeline": ("the pure kernel, recovery and the live Faust worker", pipeline.measure, lambda: pipeline.measure(20_000)),
+    "pipeline": ("the pure kernel, recovery and the live worker", pipeline.measure, lambda: pipeline.measure(20_000)),
     "replay": ("replay of trading day 2013-09-03, fast and pipeline modes", replay.measure, lambda: replay.measure(step=50)),
     "decode": ("decode beside fastavro's, and the fast replay it bounds", decode.measure, lambda: decode.measure(step=50)),
     "projections": ("projection rebuild beside raw COPY", projections.measure, lambda: projections.measure(step=100)),
@@ -51,7 +51,7 @@ BENCHES: dict[str, tuple[str, Callable[[], dict], Callable[[], dict]]] = {
     "inference": ("scoring paths and the kernel with the model", inference.measure,
                   lambda: inference.measure(calls=40, rows_n=2_000, ticks=5_000)),
     "sentiment": ("news sentiment scoring", sentiment.measure, lambda: sentiment.measure(repeat=2)),
-    "workers": ("1, 2 and 3 Faust workers over the multi-symbol day", workers.measure,
+    "workers": ("1, 2 and 3 live workers over the multi-symbol day", workers.measure,
                 lambda: workers.measure(every=50, since="2013-09-03 08:30", until="2013-09-03 09:00")),
     "latency": ("live tick -> fill latency at a paced 5,000 ticks/s", latency.measure,
                 lambda: latency.measure(seconds=5, until="2013-09-03 08:36")),

@@ -13,7 +13,7 @@ handle. For each count, on the same ticks:
 - decode: the day's input records into the kernel's types (as ``bench.decode``);
 - fast replay: trading day 2013-09-03 from its session-start snapshots, every
   partition (read + decode + kernel + produce + acks; ``bench.replay``);
-- live worker: one Faust worker over the ingested files, gate opened to the
+- live worker: one live worker over the ingested files, gate opened to the
   last commit (``bench.workers`` with 1 worker);
 - memory: the kernel's state as a snapshot holds it (canonical JSON bytes), the
   peak of Python allocations while the kernel runs (``tracemalloc``, outputs
