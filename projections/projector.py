@@ -208,13 +208,13 @@ class Projector:
                 continue
             topic = self.namespace.topic(spec)
             ranges, covered = self._ranges(conn, ends, topic, readers)
-            self._report_lag(topic, covered, ranges)
+            self._report_lag(ends, topic, covered)
             batches = prefetched(self._decoded(reader, topic, ranges))
             try:
                 for records, decoded in batches:
                     report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition], skips)
                     covered[report.partition] = records[-1].offset + 1
-                    self._report_lag(topic, covered, ranges)
+                    self._report_lag(ends, topic, covered)
                     self._report_batch(report)
                     totals.add(report)
                     if on_batch is not None:
@@ -224,14 +224,18 @@ class Projector:
             finally:
                 batches.close()  # stops the reading thread before the reader is used again
 
-    def _report_lag(self, topic: str, covered: Mapping[int, int], ranges: Mapping[int, tuple[int, int]]) -> None:
-        """Records not applied yet per partition, against the ends this pass reads to."""
+    def _report_lag(self, ends: LogReader, topic: str, covered: Mapping[int, int]) -> None:
+        """Records on the log not applied yet, per partition: against the log's end now, not the ends this pass reads to.
+
+        A pass reads a topic to the ends it saw on reaching it; what was appended since is lag too (one metadata
+        request a batch, only when metrics are on).
+        """
         if self.metrics is None:
             return
-        lags = {p: ranges[p][1] - max(start, ranges[p][0]) if p in ranges else 0 for p, start in covered.items()}
+        lags = {p: high - max(covered.get(p, low), low) for p, (low, high) in ends.watermarks(topic).items()}
         self.metrics.set_lag(topic, lags)
         for partition, lag in lags.items():
-            self.metrics.projection_lag.labels(topic, str(partition)).set(lag)
+            self.metrics.projection_lag.labels(topic, str(partition)).set(max(lag, 0))
 
     def _report_batch(self, report: BatchReport) -> None:
         if self.metrics is not None:

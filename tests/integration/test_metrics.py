@@ -75,11 +75,12 @@ def _caught_up(processes: LiveProcesses, space: Namespace, bootstrap: str) -> di
         done = (
             by_label(found["processors"], "aitrader_inputs_total", "partition", topic=space.topic(INPUTS)) == {
                 p: n for p, n in inputs.items() if n}
-            and all(v == 0 for name in ("processors", "projector", "notary", "monitor")
-                    for v in by_label(found[name], "aitrader_consumer_lag", "partition").values())
+            # Every sample, topic by topic: keyed by partition alone, one topic's 0 hid another's lag.
+            and all(s.value == 0 for name in ("processors", "projector", "notary", "monitor")
+                    for s in found[name].get("aitrader_consumer_lag", ()))
             and fills and by_label(found["monitor"], "aitrader_inputs_total", "partition", topic=space.topic(FILLS)) == fills
-            and by_label(found["projector"], "aitrader_projection_lag", "partition")
-            and all(v == 0 for v in by_label(found["projector"], "aitrader_projection_lag", "partition").values())
+            and found["projector"].get("aitrader_projection_lag")
+            and all(s.value == 0 for s in found["projector"]["aitrader_projection_lag"])
         )
         if done:
             # Once more after a pause: every process has had a full pass over the final log since.
