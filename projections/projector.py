@@ -34,7 +34,13 @@ from contract.events import ConfigApplied, ProjectionRecordSkipped
 from contract.serde import EventCodec
 from contract.topics import CONTROL, DEAD_LETTER, Namespace, TopicSpec
 from eventlog import faults
-from eventlog.consumer import LogReader, RawRecord, UndecodableRecord, decode
+from eventlog.consumer import (
+    LogReader,
+    OffsetRanges,
+    RawRecord,
+    UndecodableRecord,
+    decode,
+)
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
 from kernel.runner import dead_letter
@@ -207,14 +213,16 @@ class Projector:
             if not readers:
                 continue
             topic = self.namespace.topic(spec)
-            ranges, covered = self._ranges(conn, ends, topic, readers)
-            self._report_lag(ends, topic, covered)
+            marks = ends.watermarks(topic)
+            ranges, covered = self._ranges(conn, marks, topic, readers)
+            self._report_lag(marks, topic, covered)
             batches = prefetched(self._decoded(reader, topic, ranges))
             try:
                 for records, decoded in batches:
                     report = self._apply(conn, spec, readers, records, decoded, covered[records[0].partition], skips)
                     covered[report.partition] = records[-1].offset + 1
-                    self._report_lag(ends, topic, covered)
+                    if self.metrics is not None:  # the log's end now: records appended since the pass began are lag too
+                        self._report_lag(ends.watermarks(topic), topic, covered)
                     self._report_batch(report)
                     totals.add(report)
                     if on_batch is not None:
@@ -224,15 +232,15 @@ class Projector:
             finally:
                 batches.close()  # stops the reading thread before the reader is used again
 
-    def _report_lag(self, ends: LogReader, topic: str, covered: Mapping[int, int]) -> None:
-        """Records on the log not applied yet, per partition: against the log's end now, not the ends this pass reads to.
+    def _report_lag(self, marks: OffsetRanges, topic: str, covered: Mapping[int, int]) -> None:
+        """Records on the log not applied yet, per partition, against ``marks`` (the log's ends when last asked).
 
-        A pass reads a topic to the ends it saw on reaching it; what was appended since is lag too (one metadata
-        request a batch, only when metrics are on).
+        Not against the ends this pass reads to: a pass reads a topic to the ends it saw on reaching it, and what
+        was appended since is lag too.
         """
         if self.metrics is None:
             return
-        lags = {p: high - max(covered.get(p, low), low) for p, (low, high) in ends.watermarks(topic).items()}
+        lags = {p: high - max(covered.get(p, low), low) for p, (low, high) in marks.items()}
         self.metrics.set_lag(topic, lags)
         for partition, lag in lags.items():
             self.metrics.projection_lag.labels(topic, str(partition)).set(max(lag, 0))
@@ -263,10 +271,9 @@ class Projector:
             yield records, decode_batch(codec, records)
 
     def _ranges(
-        self, conn: psycopg.Connection, ends: LogReader, topic: str, readers: Sequence[Projection]
+        self, conn: psycopg.Connection, marks: OffsetRanges, topic: str, readers: Sequence[Projection]
     ) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
-        """Per partition: [lowest stored offset, end) to read, and the lowest stored offset."""
-        marks = ends.watermarks(topic)
+        """Per partition: [lowest stored offset, end) to read, and the lowest stored offset (``marks``: the log's ends)."""
         stored = offsets.stored(conn, topic)
         ranges: dict[int, tuple[int, int]] = {}
         covered: dict[int, int] = {}
