@@ -54,3 +54,23 @@ def test_a_year_end_and_a_later_year_loaded_between_two_asks_change_nothing() ->
     calendar.session_of(int(datetime(2014, 6, 2, 15, tzinfo=timezone.utc).timestamp() * 1000))  # loads 2014
     assert calendar.session_of(new_year_eve) == first == _searched(TradingCalendar("CME_Equity", "America/Chicago"), new_year_eve)
     assert first.day == calendar._sessions[bisect.bisect_right(calendar._closes, new_year_eve)].day
+
+
+def test_a_year_end_break_finds_the_next_session_when_a_later_year_two_on_is_loaded() -> None:
+    # The kernels of a worker share one calendar, so which years it holds depends on which partitions ran there:
+    # the answer must not. After 2013's last close the next session is 2014's first, even with 2015 loaded and
+    # 2014 not.
+    after_last_close = int(datetime(2013, 12, 31, 23, 30, tzinfo=timezone.utc).timestamp() * 1000)
+    cold = TradingCalendar("CME_Equity", "America/Chicago").session_of(after_last_close)
+    calendar = TradingCalendar("CME_Equity", "America/Chicago")
+    calendar.session_of(int(datetime(2015, 6, 2, 15, tzinfo=timezone.utc).timestamp() * 1000))
+    assert cold.day == "2014-01-02"
+    assert calendar.session_of(after_last_close) == cold
+
+
+def test_warming_a_calendar_loads_no_year() -> None:
+    calendar = TradingCalendar("NYSE", "America/New_York")
+    calendar.warm()
+    assert calendar._years == set()
+    new_year_eve = int(datetime(2013, 12, 31, 23, tzinfo=timezone.utc).timestamp() * 1000)
+    assert calendar.session_of(new_year_eve) == TradingCalendar("NYSE", "America/New_York").session_of(new_year_eve)
