@@ -105,7 +105,7 @@ def processors(
     model_version: str = typer.Option(BaselineScorer.version, help="Scorer version; refused if this build cannot run exactly it."),
     batch: int = typer.Option(BATCH_MAX, min=1, help="Most inputs applied per produce-flush-commit step."),
     batch_wait_ms: int = typer.Option(
-        round(BATCH_WITHIN_S * 1000), min=1, help="Longest a batch waits to fill before it is applied (a lone tick's added latency)."
+        round(BATCH_WITHIN_S * 1000), min=0, help="Longest a batch waits for more inputs after its first (0: it takes what has been fetched by then)."
     ),
     log_level: str = typer.Option("info", help="Worker log level."),
     metrics_port: int = METRICS_PORT_OPTION,

@@ -5,12 +5,14 @@ periodic tasks) and opens no Kafka client of its own. The input topic is read
 by a confluent-kafka ``Consumer`` of the kernel's consumer group
 (``group_id``), driven by one Faust task on one dedicated kernel thread. Per
 batch (``consume``: the first record, then up to ``batch_max`` more that
-arrive within ``batch_within_s``), in this order:
+have been fetched by then, or arrive within ``batch_within_s`` if one is
+set), in this order:
 
 1. apply each record to its partition's kernel (``KernelRunner``) and queue the
    derived events on the kernel's idempotent confluent-kafka producer;
 2. ``flush()``: wait until the broker has acknowledged every queued record;
-3. only then commit the batch's offsets (asynchronously; a commit the broker
+3. only then commit the batch's offsets (asynchronously, and at most every
+   ``COMMIT_EVERY_S`` with the latest flushed ones; a commit the broker
    refused is asked again after the next batch or idle poll).
 
 A failure (a ``DeliveryError`` from the flush, a kernel bug) raises out of the
@@ -114,10 +116,15 @@ log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "aitrader-kernel"
 BATCH_MAX = 5000
-BATCH_WITHIN_S = 0.005  # longest a batch waits for more records after its first (docs/performance.md: 50 ms fell behind at 5,000/s)
+# Longest a batch waits for more records after its first. 0: it takes what is fetched by then, and no more; a
+# busy stream still makes big batches, since what arrives during one batch is the next (docs/performance.md).
+BATCH_WITHIN_S = 0.0
 IDLE_POLL_S = 0.2  # longest the kernel thread waits for a first record before it looks whether to stop
 STOP_CHECK_S = 0.5
 LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
+# Flushed offsets are committed at most this often: a paced stream makes a batch of a few inputs every
+# millisecond, and a commit each would be the broker's largest load. A crash re-applies at most this much more.
+COMMIT_EVERY_S = 0.1
 # How long the broker waits for a silent worker before its partitions go to another
 # (or to the same worker restarted): a long wait stalls a restart after a crash.
 SESSION_TIMEOUT_S = 10.0
@@ -213,6 +220,7 @@ class KernelPipeline:
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.calendars = VenueCalendars()
+        self.calendars.warm()  # now, not on the first tick (some seconds at worst: marketdata/calendar.py)
         self.producer = EventProducer(config.bootstrap_servers, config.output_namespace)
         self.runners: dict[int, KernelRunner] = {}
         self.assigned: set[int] = set()  # input partitions this worker holds; records of others are fenced
@@ -338,6 +346,7 @@ class InputLoop:
         self.topic = config.namespace.topic(INPUTS)
         self.flushed: dict[int, int] = {}  # held partition -> first offset not flushed: what may be committed
         self.asked: dict[int, int] = {}  # held partition -> the offset last sent to be committed
+        self.asked_at = 0.0  # time.monotonic() of the last commit sent
         self.ended: set[int] = set()  # held partitions paused at their end offset
         self.revocations = 0
         self.held_back: list[Message] = []  # fetched while a batch was held at a fault point: the next batch's
@@ -359,7 +368,7 @@ class InputLoop:
             self.consumer.close()  # leaves the group: its revocation has nothing left to commit
 
     def _take(self) -> list[Message]:
-        """The next batch: its first record (waiting up to ``IDLE_POLL_S``), then what follows within ``batch_within_s``."""
+        """The next batch: its first record (waiting up to ``IDLE_POLL_S``), then what is fetched by then or within ``batch_within_s``."""
         if self.held_back:
             taken, self.held_back = self.held_back[: self.config.batch_max], self.held_back[self.config.batch_max :]
             return taken
@@ -415,9 +424,13 @@ class InputLoop:
 
     def _commit(self) -> None:
         """Sends the flushed offsets not yet sent; the broker's answer comes back through ``_on_commit``."""
+        now = time.monotonic()
+        if now - self.asked_at < COMMIT_EVERY_S:
+            return
         due = {p: offset for p, offset in self.flushed.items() if self.asked.get(p) != offset}
         if not due:
             return
+        self.asked_at = now
         try:
             self.consumer.commit(offsets=self._partitions(due), asynchronous=True)
         except KafkaException as exc:
