@@ -19,6 +19,12 @@ TRANSIENT = {
 }
 
 
+def transient(exc: KafkaException) -> bool:
+    """Whether a broker call failed only for now: the broker away or restarting, a leader not elected yet."""
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() in TRANSIENT
+
+
 def retry_transient(call: Callable[[], T], timeout_s: float = 30.0) -> T:
     deadline = time.monotonic() + timeout_s
     delay = 0.05
@@ -26,8 +32,7 @@ def retry_transient(call: Callable[[], T], timeout_s: float = 30.0) -> T:
         try:
             return call()
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if not isinstance(error, KafkaError) or error.code() not in TRANSIENT or time.monotonic() > deadline:
+            if not transient(exc) or time.monotonic() > deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 1.0)

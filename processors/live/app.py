@@ -97,6 +97,7 @@ from eventlog.consumer import LogReader, raw_record
 from eventlog.kafka_security import client_config
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
+from eventlog.retry import transient
 from inference.models import load_scorer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
@@ -125,6 +126,11 @@ LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
 # Flushed offsets are committed at most this often: a paced stream makes a batch of a few inputs every
 # millisecond, and a commit each would be the broker's largest load. A crash re-applies at most this much more.
 COMMIT_EVERY_S = 0.1
+# How long a kernel's rebuild waits for a broker that does not answer before the worker gives up, and how often it
+# tries meanwhile: within one batch, so well under librdkafka's max.poll.interval.ms (300 s), past which the group
+# would give the worker's partitions away.
+RECOVERY_PATIENCE_S = 240.0
+RECOVERY_RETRY_S = 2.0
 # How long the broker waits for a silent worker before its partitions go to another
 # (or to the same worker restarted): a long wait stalls a restart after a crash.
 SESSION_TIMEOUT_S = 10.0
@@ -291,16 +297,7 @@ class KernelPipeline:
         # A gap means another worker applied inputs meanwhile (or this is the first record): rebuild.
         # At or below the last applied offset the kernel itself skips the record.
         if runner is None or record.offset > runner.kernel.last_applied_offset + 1:
-            runner, recovery = recover_kernel(
-                self.config.bootstrap_servers,
-                self.config.namespace,
-                record.partition,
-                record.offset,
-                self.config.settings,
-                self.scorer,
-                self.calendars,
-                self.resolve,
-            )
+            runner, recovery = self._recover(record.partition, record.offset)
             log.info("recovered %s", recovery.describe(),
                      extra={"topic": record.topic, "partition": recovery.partition, "offset": recovery.next_offset})
             if self.config.after_recovery is not None:
@@ -308,6 +305,26 @@ class KernelPipeline:
             self.stats.recoveries.append(recovery)
             self.runners[record.partition] = runner
         return runner
+
+    def _recover(self, partition: int, next_offset: int) -> tuple[KernelRunner, Recovery]:
+        """``recover_kernel``, asked again while the broker does not answer, for up to ``RECOVERY_PATIENCE_S``.
+
+        A rebuild reads the log; with the broker away (a restart, an outage) it
+        fails, and nothing is lost by waiting: no input of the batch is applied
+        or committed meanwhile. Each try starts from nothing. Past the patience,
+        or on any other error, the error stands and the worker stops.
+        """
+        deadline = time.monotonic() + RECOVERY_PATIENCE_S
+        while True:
+            try:
+                return recover_kernel(self.config.bootstrap_servers, self.config.namespace, partition, next_offset,
+                                      self.config.settings, self.scorer, self.calendars, self.resolve)
+            except KafkaException as exc:
+                if not transient(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("rebuilding the kernel of partition %d failed, the broker did not answer (%s): trying again in %.0f s",
+                            partition, exc, RECOVERY_RETRY_S, extra={"partition": partition, "offset": next_offset})
+            time.sleep(RECOVERY_RETRY_S)
 
     def revoke(self, partitions: set[int]) -> None:
         """A rebalance begins: records of these partitions are fenced until they are assigned again."""

@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import KafkaException
 
 from aitrader.commands.common import parse_settings
-from contract.topics import CATALOG, Namespace
+from contract.topics import CATALOG, INPUTS, Namespace
 from eventlog.admin import TopicAdmin
 from eventlog.consumer import LogReader
 from eventlog.sampledata import write_multi_symbol_day
@@ -33,13 +33,23 @@ from tests.faults.chaos import Chaos, Kind, committed_to_end
 from tests.faults.checks import assert_nothing_lost
 from tests.faults.private_stack import PrivateBroker
 from tests.scratch import drop_with_companions, fresh_schema
-from tests.workers import ingest
+from tests.workers import (
+    as_outputs,
+    derived_on_log,
+    first_difference,
+    ingest,
+    pure_kernel,
+    read_records,
+)
 
 pytestmark = pytest.mark.infra
 
 SINCE, UNTIL = "2013-09-01 17:00", "2013-09-03 09:00"
+MIDWAY = "2013-09-03 08:30"
 EVERY = 80
 OUTAGE_S = 5.0  # how long the broker stays down: longer than a fetch, shorter than the worker's session
+LONG_OUTAGE_S = 40.0  # longer than the 30 s a log reader waits for the broker's metadata
+WAITING_FOR_BROKER = r"rebuilding the kernel of partition \d+ failed, the broker did not answer"
 RUN_S = 600.0
 
 
@@ -100,4 +110,45 @@ def test_a_broker_restart_mid_batch_is_survived_unattended(broker: PrivateBroker
         print(f"records checked: {assert_nothing_lost(bootstrap, database_url, namespace, settings, schema, keys, chaos)}")
     finally:
         drop_with_companions(database_url, schema)
+        TopicAdmin(bootstrap, namespace).delete(CATALOG)
+
+
+
+def test_a_broker_away_longer_than_a_metadata_timeout_while_a_kernel_is_rebuilt_is_waited_out(
+    broker: PrivateBroker, tmp_path: Path
+) -> None:
+    # A first worker processes the first half of the slice and stops; a second one starts on the second half, so
+    # each of its kernels is rebuilt from the log (snapshots, then inputs) before its first batch is applied. The
+    # broker goes away just as that rebuild starts, for longer than any one request of it waits.
+    bootstrap = broker.bootstrap
+    namespace = Namespace(f"test.{secrets.token_hex(4)}.")
+    TopicAdmin(bootstrap, namespace).create()
+    try:
+        first = write_multi_symbol_day(tmp_path / "first", every=EVERY, since=SINCE, until=MIDWAY)
+        second = write_multi_symbol_day(tmp_path / "second", every=EVERY, since=MIDWAY, until=UNTIL)
+        gate = tmp_path / "gate"
+        gate.touch()
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+        chaos = Chaos(env, tmp_path / "logs", {"processors": [f"hold-before-apply:0:{gate}"]})
+        args = ("run", "processors", "--namespace", namespace.prefix, "--settings", str(first.settings))
+        ingest(bootstrap, namespace, first)
+        chaos.finish("processors", (*args, "--stop-at-end"))
+        ingest(bootstrap, namespace, second)
+        try:
+            worker = chaos.start(Kind("processors", args, (), 0))
+            worker.wait_for("fault hold-before-apply: holding", RUN_S)
+            broker.down()
+            gate.unlink()
+            time.sleep(LONG_OUTAGE_S)
+            broker.up()
+            chaos.supervise(lambda: committed_to_end(bootstrap, namespace), RUN_S)
+        finally:
+            chaos.stop_all()
+        assert [len(lives) for lives in chaos.lives.values()] == [1], "the worker was restarted"
+        worker.wait_for(WAITING_FOR_BROKER, 0)  # the outage did land on the rebuild
+        settings = KernelSettings.parse(parse_settings(first.settings, []))
+        expected = as_outputs(pure_kernel(read_records(bootstrap, namespace, INPUTS), settings))
+        got = derived_on_log(bootstrap, namespace)
+        assert got == expected, first_difference(got, expected)
+    finally:
         TopicAdmin(bootstrap, namespace).delete(CATALOG)
