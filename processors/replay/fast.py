@@ -16,7 +16,7 @@ from contract.topics import INPUTS, Namespace
 from eventlog.consumer import LogReader
 from eventlog.producer import EventProducer
 from kernel.engine import TradingKernel
-from kernel.runner import KernelRunner
+from kernel.runner import KernelRunner, Routed
 from processors.replay.observe import RunObserver
 from processors.replay.tally import ReplayRun
 from processors.replay.window import ReplayPlan
@@ -40,18 +40,24 @@ def run_fast(
     """
     topic = inputs.topic(INPUTS)
     run = ReplayRun({}, dict(kernels), progress=progress)
+    send = producer.send
     started = time.perf_counter()
     for part in plan.partitions:
         if part.inputs == 0:
             continue
         kernel = kernels[part.partition]
-        runner = KernelRunner(kernel, producer.codec)
+        apply = KernelRunner(kernel, producer.codec).apply
         for batch in reader.read(topic, {part.partition: (part.start, part.end)}, batch_size):
+            derived: list[Routed] = []
             for record in batch:
-                routed = runner.apply(record)
-                for item in routed:
-                    producer.send(item.spec, item.key, item.event, partition=item.partition)
-                run.take(record, routed, kernel, observer)
+                routed = apply(record)
+                if routed:  # most inputs derive nothing
+                    for item in routed:
+                        send(item.spec, item.key, item.event, partition=item.partition)
+                    derived += routed
+                if observer is not None:
+                    observer.after(record.partition, record.timestamp_ms, routed, kernel)
+            run.take(batch, derived)
     producer.flush()
     run.seconds = time.perf_counter() - started
     return run

@@ -161,7 +161,9 @@ class _Replay:
         self.run.kernels[part.partition] = kernel
 
     def applied(self, record: RawRecord, routed: list[Routed], kernel: TradingKernel) -> None:
-        self.run.take(record, routed, kernel, self.observer)
+        if self.observer is not None:
+            self.observer.after(record.partition, record.timestamp_ms, routed, kernel)
+        self.run.take([record], routed)
 
 
 @contextmanager

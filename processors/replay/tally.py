@@ -9,13 +9,12 @@ comparison and the report depend on what a run *is*, not on how it was run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from contract.records import RawRecord
 from kernel.engine import TradingKernel
 from kernel.runner import Routed
-from processors.replay.observe import RunObserver
 
 PROGRESS_EVERY = 10_000  # inputs
 
@@ -39,16 +38,26 @@ class InputSpan:
     head: list[int] = field(default_factory=list)
     tail: list[int] = field(default_factory=list)
 
-    def observe(self, offset: int, time_ms: int) -> None:
+    def observe(self, records: Sequence[RawRecord]) -> None:
+        """Takes the next applied inputs, in offset order (a batch gives what one record at a time gives)."""
+        if not records:
+            return
         if self.inputs == 0:
-            self.first_offset, self.first_ms = offset, time_ms
-        if time_ms == self.first_ms and len(self.head) == self.inputs:  # still in the first millisecond
-            self.head.append(offset)
-        if self.inputs == 0 or time_ms != self.last_ms:
+            self.first_offset, self.first_ms = records[0].offset, records[0].timestamp_ms
+        if len(self.head) == self.inputs:  # still in the first millisecond
+            for record in records:
+                if record.timestamp_ms != self.first_ms:
+                    break
+                self.head.append(record.offset)
+        last = records[-1]
+        run = len(records) - 1  # the batch's last run of equal stamps starts at ``run``
+        while run > 0 and records[run - 1].timestamp_ms == last.timestamp_ms:
+            run -= 1
+        if run > 0 or self.inputs == 0 or last.timestamp_ms != self.last_ms:
             self.tail = []
-        self.tail.append(offset)
-        self.last_offset, self.last_ms = offset, time_ms
-        self.inputs += 1
+        self.tail.extend(record.offset for record in records[run:])
+        self.last_offset, self.last_ms = last.offset, last.timestamp_ms
+        self.inputs += len(records)
 
 
 @dataclass
@@ -73,18 +82,23 @@ class ReplayRun:
     def rate(self) -> float:
         return self.inputs / self.seconds if self.seconds else 0.0
 
-    def take(self, record: RawRecord, routed: list[Routed], kernel: TradingKernel, observer: RunObserver | None) -> None:
-        """Accounts one applied input and what it derived (both replay modes)."""
-        span = self.spans.get(record.partition)
+    def take(self, records: Sequence[RawRecord], routed: Sequence[Routed]) -> None:
+        """Accounts applied inputs of one partition, in offset order, and everything they derived (both replay modes).
+
+        Per batch or per record, the figures are the same; ``progress`` hears each multiple of
+        ``PROGRESS_EVERY`` the batch passes.
+        """
+        partition = records[0].partition
+        span = self.spans.get(partition)
         if span is None:
-            span = self.spans[record.partition] = InputSpan(record.partition)
-        span.observe(record.offset, record.timestamp_ms)
+            span = self.spans[partition] = InputSpan(partition)
+        span.observe(records)
         for item in routed:
             self.by_type[type(item.event).__name__] += 1
             self.by_topic[item.spec.name] += 1
         self.outputs += len(routed)
-        if observer is not None:
-            observer.after(record.partition, record.timestamp_ms, routed, kernel)
-        self.inputs += 1
-        if self.progress is not None and self.inputs % PROGRESS_EVERY == 0:
-            self.progress(self.inputs)
+        before = self.inputs
+        self.inputs += len(records)
+        if self.progress is not None:
+            for reached in range(before - before % PROGRESS_EVERY + PROGRESS_EVERY, self.inputs + 1, PROGRESS_EVERY):
+                self.progress(reached)

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from aitrader.commands.replay import replay
 from contract.events import KernelSnapshotTaken, OrderFilled, Tick
-from contract.records import decode
+from contract.records import RawRecord, decode
 from contract.serde import EventCodec
 from contract.topics import CATALOG, FILLS, INPUTS, SNAPSHOTS, Namespace
 from eventlog.admin import TopicAdmin
@@ -34,7 +34,7 @@ from inference.baseline import BaselineScorer
 from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner
 from kernel.settings import KernelSettings
-from processors.replay.tally import InputSpan
+from processors.replay.tally import PROGRESS_EVERY, InputSpan, ReplayRun
 from processors.replay.window import parse_offsets
 
 pytestmark = pytest.mark.infra
@@ -269,15 +269,32 @@ def test_the_whole_sample_day_replays_identically(kafka_bootstrap: str) -> None:
         ([5, 6, 7], [10], [12]),
         ([5, 5, 5], [10, 11, 12], [10, 11, 12]),
         ([5, 6, 6, 5], [10], [13]),  # a step back in time still ends a run of equal stamps
+        ([5, 6, 5, 5], [10], [12, 13]),  # the first millisecond's head ends at its first other stamp
     ],
 )
 def test_input_span_keeps_the_offsets_sharing_the_first_and_last_millisecond(stamps: list[int], head: list[int], tail: list[int]) -> None:
-    span = InputSpan(0)
-    for offset, stamp in enumerate(stamps, start=10):
-        span.observe(offset, stamp)
-    assert (span.head, span.tail) == (head, tail)
-    assert (span.first_offset, span.last_offset, span.inputs) == (10, 9 + len(stamps), len(stamps))
-    assert (span.first_ms, span.last_ms) == (stamps[0], stamps[-1])
+    records = [RawRecord("inputs", 0, offset, stamp, None, None, ()) for offset, stamp in enumerate(stamps, start=10)]
+    # Record by record, as one batch, and split in two at every place: the replay observes whole read batches.
+    splits = [[records[i : i + 1] for i in range(len(records))], [records]] + [[records[:cut], records[cut:]] for cut in range(len(records) + 1)]
+    for batches in splits:
+        span = InputSpan(0)
+        for batch in batches:
+            span.observe(batch)
+        assert (span.head, span.tail) == (head, tail)
+        assert (span.first_offset, span.last_offset, span.inputs) == (10, 9 + len(stamps), len(stamps))
+        assert (span.first_ms, span.last_ms) == (stamps[0], stamps[-1])
+
+
+@pytest.mark.parametrize("batch", [1, 7, PROGRESS_EVERY - 1, PROGRESS_EVERY, 3 * PROGRESS_EVERY])
+def test_a_run_hears_its_progress_at_each_multiple_whatever_the_batches(batch: int) -> None:
+    heard: list[int] = []
+    run = ReplayRun({}, {}, progress=heard.append)
+    total = 2 * PROGRESS_EVERY + 5
+    records = [RawRecord("inputs", 0, offset, offset // 3, None, None, ()) for offset in range(total)]
+    for start in range(0, total, batch):
+        run.take(records[start : start + batch], [])
+    assert heard == [PROGRESS_EVERY, 2 * PROGRESS_EVERY]
+    assert (run.inputs, run.spans[0].inputs, run.spans[0].last_offset) == (total, total, total - 1)
 
 
 @pytest.mark.parametrize(
