@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -138,6 +139,9 @@ def processors(
         metrics=serve_metrics("processors", metrics_port),
     )
     worker = LiveWorker(config, loglevel=level, loghandlers=[handler])
+    # What start-up made (modules, the calendars, the scorer) lives as long as the process: frozen, the garbage
+    # collector never walks it again. Each batch's records triggered full collections that did (docs/performance.md).
+    gc.freeze()
     with ProgressView(worker.ends) as view:
         code = worker.run(view)
     stats = worker.pipeline.stats
