@@ -5,8 +5,8 @@ periodic tasks) and opens no Kafka client of its own. The input topic is read
 by a confluent-kafka ``Consumer`` of the kernel's consumer group
 (``group_id``), driven by one Faust task on one dedicated kernel thread. Per
 batch (``consume``: the first record, then up to ``batch_max`` more that
-have been fetched by then, or arrive within ``batch_within_s`` if one is
-set), in this order:
+arrive within ``batch_within_s``; with 0, those fetched by then), in this
+order:
 
 1. apply each record to its partition's kernel (``KernelRunner``) and queue the
    derived events on the kernel's idempotent confluent-kafka producer;
@@ -117,9 +117,10 @@ log = logging.getLogger(__name__)
 
 GROUP_PREFIX = "aitrader-kernel"
 BATCH_MAX = 5000
-# Longest a batch waits for more records after its first. 0: it takes what is fetched by then, and no more; a
-# busy stream still makes big batches, since what arrives during one batch is the next (docs/performance.md).
-BATCH_WITHIN_S = 0.0
+# Longest a batch waits for more records after its first. 0 (it takes what is fetched by then) halved the median
+# tick -> fill latency on a quiet machine and lengthened the tail on a busier one (docs/performance.md, "No wait
+# at all"); 50 ms fell behind at 5,000/s.
+BATCH_WITHIN_S = 0.005
 IDLE_POLL_S = 0.2  # longest the kernel thread waits for a first record before it looks whether to stop
 STOP_CHECK_S = 0.5
 LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
