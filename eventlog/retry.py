@@ -25,7 +25,16 @@ def transient(exc: KafkaException) -> bool:
     return isinstance(error, KafkaError) and error.code() in TRANSIENT
 
 
-def retry_transient(call: Callable[[], T], timeout_s: float = 30.0) -> T:
+def retry_transient(
+    call: Callable[[], T],
+    timeout_s: float = 30.0,
+    max_delay_s: float = 1.0,
+    on_retry: Callable[[KafkaException, float], None] | None = None,
+) -> T:
+    """``call()``, asked again after a transient failure (waits doubling up to ``max_delay_s``) for ``timeout_s``.
+
+    ``on_retry`` hears each failure that is asked again, and the wait before the next try.
+    """
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
@@ -34,5 +43,7 @@ def retry_transient(call: Callable[[], T], timeout_s: float = 30.0) -> T:
         except KafkaException as exc:
             if not transient(exc) or time.monotonic() > deadline:
                 raise
+            if on_retry is not None:
+                on_retry(exc, delay)
         time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        delay = min(delay * 2, max_delay_s)

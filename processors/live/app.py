@@ -97,7 +97,7 @@ from eventlog.consumer import LogReader, raw_record
 from eventlog.kafka_security import client_config
 from eventlog.metrics import ProcessMetrics
 from eventlog.producer import EventProducer
-from eventlog.retry import transient
+from eventlog.retry import retry_transient
 from inference.models import load_scorer
 from inference.scorer import Scorer
 from kernel.engine import TradingKernel
@@ -127,8 +127,8 @@ LAG_EVERY_S = 2.0  # how often the consumer-lag gauge asks the broker
 # Flushed offsets are committed at most this often: a paced stream makes a batch of a few inputs every
 # millisecond, and a commit each would be the broker's largest load. A crash re-applies at most this much more.
 COMMIT_EVERY_S = 0.1
-# How long a kernel's rebuild waits for a broker that does not answer before the worker gives up, and how often it
-# tries meanwhile: within one batch, so well under librdkafka's max.poll.interval.ms (300 s), past which the group
+# How long a kernel's rebuild waits for a broker that does not answer before the worker gives up, and the longest
+# wait between its tries: within one batch, so well under librdkafka's max.poll.interval.ms (300 s), past which the group
 # would give the worker's partitions away.
 RECOVERY_PATIENCE_S = 240.0
 RECOVERY_RETRY_S = 2.0
@@ -315,17 +315,15 @@ class KernelPipeline:
         or committed meanwhile. Each try starts from nothing. Past the patience,
         or on any other error, the error stands and the worker stops.
         """
-        deadline = time.monotonic() + RECOVERY_PATIENCE_S
-        while True:
-            try:
-                return recover_kernel(self.config.bootstrap_servers, self.config.namespace, partition, next_offset,
-                                      self.config.settings, self.scorer, self.calendars, self.resolve)
-            except KafkaException as exc:
-                if not transient(exc) or time.monotonic() > deadline:
-                    raise
-                log.warning("rebuilding the kernel of partition %d failed, the broker did not answer (%s): trying again in %.0f s",
-                            partition, exc, RECOVERY_RETRY_S, extra={"partition": partition, "offset": next_offset})
-            time.sleep(RECOVERY_RETRY_S)
+        def waiting(exc: KafkaException, delay_s: float) -> None:
+            log.warning("rebuilding the kernel of partition %d failed, the broker did not answer (%s): trying again in %.1f s",
+                        partition, exc, delay_s, extra={"partition": partition, "offset": next_offset})
+
+        return retry_transient(
+            lambda: recover_kernel(self.config.bootstrap_servers, self.config.namespace, partition, next_offset,
+                                   self.config.settings, self.scorer, self.calendars, self.resolve),
+            RECOVERY_PATIENCE_S, max_delay_s=RECOVERY_RETRY_S, on_retry=waiting,
+        )
 
     def revoke(self, partitions: set[int]) -> None:
         """A rebalance begins: records of these partitions are fenced until they are assigned again."""
