@@ -83,8 +83,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(psycopg.Error)
     @app.exception_handler(sqlalchemy.exc.SQLAlchemyError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
-        # Transient by nature: the database is down, or picked this read as a deadlock victim during a
-        # projection swap, or a table was swapped under the statement. The client may simply ask again.
+        # Transient by nature: the database is down or restarting, or a table was swapped under the statement
+        # (a projection swap itself never makes a reader its deadlock victim: projections/rebuild.py). The
+        # client may simply ask again.
         log.warning("database failure on %s: %s: %s", request.url.path, type(exc).__name__, exc)
         return _retry("database_unavailable", "the database could not answer this request now; retry shortly")
 

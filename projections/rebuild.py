@@ -37,9 +37,10 @@ from projections.projector import DEFAULT_BATCH, BatchReport, Projector, Totals
 from projections.readmodels.base import Context
 from projections.registry import TOPICS, Projection, by_names
 
-SWAP_ATTEMPTS = 20
-SWAP_LOCK_TIMEOUT = "2s"
-SWAP_BACKOFF_S = 0.5
+SWAP_ATTEMPTS = 40
+SWAP_LOCK_TIMEOUT = "2s"  # another swap of the same schema, a leftover retired schema
+SWAP_LOCK_WINDOW_MS = 250  # the most the swap waits for readers while it holds a table
+SWAP_BACKOFF_S = 0.05
 
 
 @dataclass
@@ -72,18 +73,23 @@ def prepare_build(url: str, schema: str, fresh: bool) -> str:
 def swap(url: str, schema: str, build: str, projections: Sequence[Projection], whole: bool) -> None:
     """Puts the build's tables in place of the live ones in one transaction.
 
-    The swap needs the old tables' exclusive locks; while it waits, new readers
-    queue behind it. A bounded lock wait (retried) keeps a long reader, such as
-    a big export, from stalling every other reader behind the swap. A reader that
-    holds one table and waits for another can deadlock with the swap, which takes
-    the tables one by one; PostgreSQL then rolls the swap back whole, so it is
-    retried like a lock timeout.
+    Readers must never pay for the swap with an error. A reader that reads one
+    table, then another, holds the first while it asks for the second; a swap
+    that holds the second and waits for the first closes a circle, and
+    PostgreSQL cancels whichever of the two began waiting first, often the
+    reader. So the swap takes every table it will touch in one ``LOCK TABLE``
+    before any DDL, and gives that statement less time than the server's
+    ``deadlock_timeout``: a reader only waits for the swap once the statement
+    has begun, so the swap gives up (and retries) before any reader's deadlock
+    check runs. Once it holds them all it waits for no reader again. The bound
+    also keeps a long reader, such as a big export, from stalling every other
+    reader queued behind the swap.
     """
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
             _swap_once(url, schema, build, projections, whole)
             return
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+        except (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == SWAP_ATTEMPTS:
                 raise
             time.sleep(SWAP_BACKOFF_S * attempt)
@@ -96,14 +102,44 @@ def _swap_once(url: str, schema: str, build: str, projections: Sequence[Projecti
         conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"aitrader-swap-{schema}",))
         conn.execute(f'DROP SCHEMA IF EXISTS "{retired}" CASCADE')
-        if whole or not schema_exists(conn, schema):
-            if schema_exists(conn, schema):
+        live = schema_exists(conn, schema)
+        if live:
+            tables = _tables_of(conn, schema) if whole else _moved_tables(projections)
+            _lock_all(conn, schema, tables)
+        if whole or not live:
+            if live:
                 conn.execute(f'ALTER SCHEMA "{schema}" RENAME TO "{retired}"')
             conn.execute(f'ALTER SCHEMA "{build}" RENAME TO "{schema}"')
         else:
             _move_tables(conn, schema, build, retired, projections)
             conn.execute(f'DROP SCHEMA "{build}" CASCADE')
         conn.execute(f'DROP SCHEMA IF EXISTS "{retired}" CASCADE')
+
+
+def _tables_of(conn: psycopg.Connection, schema: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY c.relname",
+        (schema,),
+    )
+    return [name for (name,) in rows]
+
+
+def _moved_tables(projections: Sequence[Projection]) -> list[str]:
+    # The offsets table too: the swap replaces the moved projections' rows in it.
+    return sorted({table for p in projections for table in p.tables} | {"projection_offsets"})
+
+
+def _lock_all(conn: psycopg.Connection, schema: str, tables: Sequence[str]) -> None:
+    """Every table exclusively, or ``QueryCanceled`` within half the server's deadlock check delay."""
+    (deadlock_ms,) = conn.execute("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'").fetchone()
+    bound_ms = max(1, min(SWAP_LOCK_WINDOW_MS, deadlock_ms // 2))
+    if not tables:
+        return
+    names = ", ".join(f'"{schema}"."{table}"' for table in tables)
+    conn.execute(f"SET LOCAL statement_timeout = {bound_ms}")
+    conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
+    conn.execute("SET LOCAL statement_timeout = DEFAULT")
 
 
 def _move_tables(conn: psycopg.Connection, schema: str, build: str, retired: str, projections: Sequence[Projection]) -> None:
