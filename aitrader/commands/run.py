@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from eventlog.admin import TopicAdmin
 from inference.baseline import BaselineScorer
 from inference.models import ScorerSpec, load_scorer
 from kernel.settings import KernelSettings
+from processors.heap import frozen_heap
 from processors.live.app import (
     BATCH_MAX,
     BATCH_WITHIN_S,
@@ -139,10 +139,9 @@ def processors(
         metrics=serve_metrics("processors", metrics_port),
     )
     worker = LiveWorker(config, loglevel=level, loghandlers=[handler])
-    # What start-up made (modules, the calendars, the scorer) lives as long as the process: frozen, the garbage
+    # What start-up made (modules, the calendars, the scorer) lives as long as the worker: frozen, the garbage
     # collector never walks it again. Each batch's records triggered full collections that did (docs/performance.md).
-    gc.freeze()
-    with ProgressView(worker.ends) as view:
+    with frozen_heap(), ProgressView(worker.ends) as view:
         code = worker.run(view)
     stats = worker.pipeline.stats
     for recovery in stats.recoveries:

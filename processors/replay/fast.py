@@ -17,9 +17,10 @@ from eventlog.consumer import LogReader
 from eventlog.producer import EventProducer
 from kernel.engine import TradingKernel
 from kernel.runner import KernelRunner, Routed
+from processors.heap import frozen_heap
 from processors.replay.observe import RunObserver
 from processors.replay.tally import ReplayRun
-from processors.replay.window import ReplayPlan
+from processors.replay.window import PartitionPlan, ReplayPlan
 
 READ_BATCH = 10_000
 
@@ -40,24 +41,36 @@ def run_fast(
     """
     topic = inputs.topic(INPUTS)
     run = ReplayRun({}, dict(kernels), progress=progress)
-    send = producer.send
     started = time.perf_counter()
-    for part in plan.partitions:
-        if part.inputs == 0:
-            continue
-        kernel = kernels[part.partition]
-        apply = KernelRunner(kernel, producer.codec).apply
-        for batch in reader.read(topic, {part.partition: (part.start, part.end)}, batch_size):
-            derived: list[Routed] = []
-            for record in batch:
-                routed = apply(record)
-                if routed:  # most inputs derive nothing
-                    for item in routed:
-                        send(item.spec, item.key, item.event, partition=item.partition)
-                    derived += routed
-                if observer is not None:
-                    observer.after(record.partition, record.timestamp_ms, routed, kernel)
-            run.take(batch, derived)
+    with frozen_heap():  # the kernels and every module stay out of the collections the records trigger
+        for part in plan.partitions:
+            if part.inputs:
+                _replay_partition(reader, topic, part, kernels[part.partition], producer, observer, batch_size, run)
     producer.flush()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _replay_partition(
+    reader: LogReader,
+    topic: str,
+    part: PartitionPlan,
+    kernel: TradingKernel,
+    producer: EventProducer,
+    observer: RunObserver | None,
+    batch_size: int,
+    run: ReplayRun,
+) -> None:
+    apply = KernelRunner(kernel, producer.codec).apply
+    send = producer.send
+    for batch in reader.read(topic, {part.partition: (part.start, part.end)}, batch_size):
+        derived: list[Routed] = []
+        for record in batch:
+            routed = apply(record)
+            if routed:  # most inputs derive nothing
+                for item in routed:
+                    send(item.spec, item.key, item.event, partition=item.partition)
+                derived += routed
+            if observer is not None:
+                observer.after(record.partition, record.timestamp_ms, routed, kernel)
+        run.take(batch, derived)
