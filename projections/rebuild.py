@@ -136,10 +136,10 @@ def _moved_tables(projections: Sequence[Projection]) -> list[str]:
 
 def _lock_all(conn: psycopg.Connection, schema: str, tables: Sequence[str]) -> None:
     """Every table exclusively, or ``QueryCanceled`` within half the server's deadlock check delay."""
-    (deadlock_ms,) = conn.execute("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'").fetchone()
-    bound_ms = max(1, min(SWAP_LOCK_WINDOW_MS, deadlock_ms // 2))
     if not tables:
         return
+    (deadlock_ms,) = conn.execute("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'").fetchone()
+    bound_ms = max(1, min(SWAP_LOCK_WINDOW_MS, deadlock_ms // 2))
     names = ", ".join(f'"{schema}"."{table}"' for table in tables)
     conn.execute(f"SET LOCAL statement_timeout = {bound_ms}")
     conn.execute(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
