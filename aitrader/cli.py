@@ -6,26 +6,63 @@ import os
 
 import typer
 
-from aitrader.commands.audit import audit_app, notary
-from aitrader.commands.bench import bench
-from aitrader.commands.control import control_app
-from aitrader.commands.data import data_app
-from aitrader.commands.demo import demo
-from aitrader.commands.ingest import ingest
-from aitrader.commands.log import log_app
+from aitrader.commands.lazy import Lazy, lazy_group
 from aitrader.commands.logs import LOG_FORMAT_ENV, LogFormat
-from aitrader.commands.model import model_app
-from aitrader.commands.model_activate import activate
-from aitrader.commands.monitor import monitor
-from aitrader.commands.projections import api, db_app, projections_app, projector, users_app
-from aitrader.commands.replay import replay
-from aitrader.commands.run import run_app
-from aitrader.commands.schemas import schemas_app
-from aitrader.commands.sentiment import export_sentiment, ingest_news, sentiment_app
-from aitrader.commands.topics import topics_app
-from aitrader.stack.cli import stack_app
+
+RUN = {
+    "processors": Lazy("aitrader.commands.run", "processors"),
+    "projector": Lazy("aitrader.commands.projections", "projector"),
+    "api": Lazy("aitrader.commands.projections", "api"),
+    "notary": Lazy("aitrader.commands.audit", "notary"),
+    "monitor": Lazy("aitrader.commands.monitor", "monitor"),
+}
+run_app = typer.Typer(cls=lazy_group(RUN), no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@run_app.callback()
+def _run() -> None:
+    """Run AITrader's stream processors."""
+
+
+MODEL = {
+    "train": Lazy("aitrader.commands.model", "train"),
+    "list": Lazy("aitrader.commands.model", "list_models"),
+    "show": Lazy("aitrader.commands.model", "show"),
+    "export-sentiment": Lazy("aitrader.commands.sentiment", "export_sentiment"),
+    "activate": Lazy("aitrader.commands.model_activate", "activate"),
+}
+model_app = typer.Typer(cls=lazy_group(MODEL), no_args_is_help=True)
+
+
+@model_app.callback()
+def _model() -> None:
+    """Trained models: train one from a tick file, list and show the registry (models/NAME/VERSION/)."""
+
+
+# In the order `aitrader --help` lists them. A group's help is its Typer's, unless given here.
+COMMANDS = {
+    "stack": Lazy("aitrader.stack.cli", "stack_app", "Install, start, stop and inspect the local Kafka + PostgreSQL stack."),
+    "topics": Lazy("aitrader.commands.topics", "topics_app"),
+    "schemas": Lazy("aitrader.commands.schemas", "schemas_app"),
+    "log": Lazy("aitrader.commands.log", "log_app"),
+    "ingest": Lazy("aitrader.commands.ingest", "ingest"),
+    "data": Lazy("aitrader.commands.data", "data_app"),
+    "ingest-news": Lazy("aitrader.commands.sentiment", "ingest_news"),
+    "sentiment": Lazy("aitrader.commands.sentiment", "sentiment_app"),
+    "control": Lazy("aitrader.commands.control", "control_app"),
+    "replay": Lazy("aitrader.commands.replay", "replay"),
+    "model": Lazy(__name__, "model_app"),
+    "audit": Lazy("aitrader.commands.audit", "audit_app"),
+    "db": Lazy("aitrader.commands.projections", "db_app"),
+    "projections": Lazy("aitrader.commands.projections", "projections_app"),
+    "users": Lazy("aitrader.commands.projections", "users_app"),
+    "run": Lazy(__name__, "run_app"),
+    "demo": Lazy("aitrader.commands.demo", "demo"),
+    "bench": Lazy("aitrader.commands.bench", "bench"),
+}
 
 app = typer.Typer(
+    cls=lazy_group(COMMANDS),
     help="AITrader: an event-sourced trading kernel on a Kafka-protocol log.\n\n"
     "Start with `aitrader stack up`, then `aitrader demo` runs the sample day end to end.\n\n"
     "Results go to stdout (every list, show and status command also has --json: one JSON document); "
@@ -44,27 +81,3 @@ def _options(
     ),
 ) -> None:
     os.environ[LOG_FORMAT_ENV] = log_format.value  # read where each process configures its logs, and by its children
-app.add_typer(stack_app, name="stack", help="Install, start, stop and inspect the local Kafka + PostgreSQL stack.")
-app.add_typer(topics_app, name="topics")
-app.add_typer(schemas_app, name="schemas")
-app.add_typer(log_app, name="log")
-app.command("ingest")(ingest)
-app.add_typer(data_app, name="data")
-app.command("ingest-news")(ingest_news)
-app.add_typer(sentiment_app, name="sentiment")
-app.add_typer(control_app, name="control")
-app.command("replay")(replay)
-model_app.command("export-sentiment")(export_sentiment)
-model_app.command("activate")(activate)
-app.add_typer(model_app, name="model")
-app.add_typer(audit_app, name="audit")
-app.add_typer(db_app, name="db")
-app.add_typer(projections_app, name="projections")
-app.add_typer(users_app, name="users")
-app.add_typer(run_app, name="run")
-run_app.command("projector")(projector)
-run_app.command("api")(api)
-run_app.command("notary")(notary)
-run_app.command("monitor")(monitor)
-app.command("demo")(demo)
-app.command("bench")(bench)

@@ -121,10 +121,11 @@ CLI = typer.main.get_command(app)
 def _leaf(args: list[str]) -> tuple[Any, list[str], list[str]]:
     """The command `aitrader ARGS` runs, the words that name it, and the arguments left for it."""
     command, words = CLI, []
-    while args and args[0] in (getattr(command, "commands", None) or {}):
-        command = command.commands[args[0]]
-        words.append(args[0])
-        args = args[1:]
+    while args and hasattr(command, "get_command"):  # a group: ours load their commands when named
+        named = command.get_command(typer.Context(command), args[0])
+        if named is None:
+            break
+        command, words, args = named, [*words, args[0]], args[1:]
     return command, words, args
 
 
@@ -148,7 +149,7 @@ def test_every_aitrader_service_runs_the_aitrader_entry_point() -> None:
 def test_every_command_compose_runs_exists_in_the_cli_with_its_options(name: str) -> None:
     args = [str(word) for word in SERVICES[name]["command"]]
     command, words, rest = _leaf(args)
-    assert not getattr(command, "commands", None), f"{name}: `aitrader {' '.join(args)}` names a group, not a command"
+    assert not hasattr(command, "get_command"), f"{name}: `aitrader {' '.join(args)}` names a group, not a command"
     known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     used = {word.split("=", 1)[0] for word in rest if word.startswith("-")}
     unknown = used - known

@@ -128,7 +128,7 @@ class WorkerGroup:
     def start(self, fault: str | None = None, args: Sequence[str] = ()) -> Worker:
         """One more worker in the group; ``fault``: its ``AITRADER_FAULT``; ``args``: more command-line options."""
         name = f"worker-{len(self.workers) + 1}"
-        command = [sys.executable, "-m", "aitrader.commands.run", "processors", "--namespace", self.namespace.prefix, *args]
+        command = [sys.executable, "-m", "aitrader", "run", "processors", "--namespace", self.namespace.prefix, *args]
         if self.settings is not None:
             command += ["--settings", str(self.settings)]
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}

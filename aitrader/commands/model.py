@@ -15,13 +15,9 @@ from training import card as card_text
 from training.fit import MissingTrainingExtra
 from training.pipeline import DEFAULT_HORIZON, DEFAULT_NAME, DEFAULT_VERSION, train as train_model
 
-model_app = typer.Typer(help="Trained models: train one from a tick file, list and show the registry (models/NAME/VERSION/).",
-                        no_args_is_help=True)
-
 _OUT = typer.Option(MODELS_DIR, "--out", "--registry", file_okay=False, help="Registry root: models/<name>/<version>/.")
 
 
-@model_app.command("train")
 def train(
     data: Path = typer.Option(SAMPLE_DAY, "--data", exists=True, dir_okay=False, help="Tick file (the sample day's format)."),
     symbol: str = typer.Option("ES", "--symbol", help="Symbol of the file's ticks (an instrument the kernel knows)."),
@@ -46,7 +42,6 @@ def train(
     typer.echo(card_text.summary_table(run.card))
 
 
-@model_app.command("list")
 def list_models(registry: Path = _OUT, as_json: bool = JsonOption) -> None:
     """Every published model: name, version, SHA-256 and held-out AUC (--json: each model's whole card)."""
     cards = ModelRegistry(registry).list()
@@ -58,7 +53,6 @@ def list_models(registry: Path = _OUT, as_json: bool = JsonOption) -> None:
         typer.echo(f"{card.name}\t{card.version}\t{card.sha256}\theld-out AUC {'n/a' if auc is None else f'{auc:.3f}'}")
 
 
-@model_app.command("show")
 def show(
     model: str = typer.Argument(..., metavar="NAME@VERSION", help="The model to show, e.g. gbm-bars@1.0.0."),
     registry: Path = _OUT,

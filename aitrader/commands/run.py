@@ -43,14 +43,6 @@ from processors.live.manifest import record_manifest
 
 LOG_EVERY_S = 5.0
 
-run_app = typer.Typer(help="Run AITrader's stream processors.", no_args_is_help=True, pretty_exceptions_enable=False)
-
-
-@run_app.callback()
-def _group() -> None:
-    """Run AITrader's stream processors."""  # a callback keeps `processors` a subcommand when run on its own
-
-
 class ProgressView:
     """Consumed input offsets against the end offsets seen at start: a live bar on a terminal, log lines otherwise."""
 
@@ -87,7 +79,6 @@ class ProgressView:
             console.print(f"inputs {parts}; {stats.outputs:,} outputs", highlight=False)
 
 
-@run_app.command("processors")
 def processors(
     namespace: str = typer.Option("", help="Topic name prefix (tests, experiments); live uses none."),
     settings_file: Path | None = typer.Option(
@@ -155,7 +146,3 @@ def processors(
     )
     if code:
         raise fail(f"the worker stopped with exit code {code}", code)
-
-
-if __name__ == "__main__":
-    run_app()

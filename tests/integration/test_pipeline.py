@@ -110,7 +110,7 @@ def _pure_kernel(inputs: list[RawRecord]) -> list[Derived]:
 
 
 def _worker(bootstrap: str, space: Namespace, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "aitrader.commands.run", "processors", "--namespace", space.prefix, "--stop-at-end"]
+    command = [sys.executable, "-m", "aitrader", "run", "processors", "--namespace", space.prefix, "--stop-at-end"]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)

@@ -24,9 +24,10 @@ def listing_commands(group: typer.Typer = app) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     def walk(command: Any, path: tuple[str, ...]) -> None:
-        if hasattr(command, "commands"):  # a group (typer builds its own click classes)
-            for name, sub in command.commands.items():
-                walk(sub, (*path, name))
+        if hasattr(command, "list_commands"):  # a group (typer builds its own click classes; ours load lazily)
+            context = typer.Context(command)
+            for name in command.list_commands(context):
+                walk(command.get_command(context, name), (*path, name))
         elif path[-1] in LISTING:
             found[" ".join(path)] = command
 

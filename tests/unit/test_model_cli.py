@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from aitrader.commands.model import model_app
+from aitrader.cli import model_app
 from inference.registry import MODELS_DIR, ModelRegistry
 from training.card import summary_table
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aitrader.commands.model import model_app
+from aitrader.cli import model_app
 from eventlog.ingest import SAMPLE_DAY
 from inference.registry import ModelRegistry
 
