@@ -46,7 +46,7 @@ from contract.topics import INPUTS
 from eventlog.logtail import PartitionTail
 from eventlog.metrics import ingest_wall_header
 from eventlog.producer import EventProducer
-from marketdata.tickfile import BadRow, TickParser, parse_lines
+from marketdata.tickfile import BadRow, TickParser, check_lines, parse_lines
 
 MAX_REPORTED_BAD_ROWS = 20
 # The bundled sample day (data/README.md): real ES trades in CME local time.
@@ -90,11 +90,19 @@ class TickFile:
     def items(self) -> Iterator[Tick | BadRow]:
         """Every data row as a tick or a bad row, in file order (a fresh parse each call)."""
         with open_text(self.path) as lines:
-            yield from parse_lines(lines, TickParser(source=self.path.name, symbol=self.symbol, venue=self.venue, zone=self.zone))
+            yield from parse_lines(lines, self._parser())
+
+    def sequences(self) -> Iterator[int | BadRow]:
+        """Every data row's tick sequence or bad row, in file order: ``items`` without building the ticks."""
+        with open_text(self.path) as lines:
+            yield from check_lines(lines, self._parser())
 
     def ticks(self) -> Iterator[Tick]:
         """The good rows' ticks; whether bad rows may be skipped was the check pass's decision."""
         return (item for item in self.items() if isinstance(item, Tick))
+
+    def _parser(self) -> TickParser:
+        return TickParser(source=self.path.name, symbol=self.symbol, venue=self.venue, zone=self.zone)
 
 
 def read_ticks(path: Path = SAMPLE_DAY, symbol: str = "ES", venue: str = "CME", zone: ZoneInfo = CHICAGO) -> Iterator[Tick]:
@@ -138,7 +146,7 @@ class IngestReport:
 def check(file: TickFile, skip_bad: bool, progress: Callable[[int], None]) -> IngestReport:
     """First pass: counts rows and keeps the ticks' sequences; raises ``BadInputError`` on a bad row unless ``skip_bad``."""
     report = IngestReport(file)
-    for item in file.items():
+    for item in file.sequences():
         report.rows += 1
         if isinstance(item, BadRow):
             if not skip_bad:
@@ -147,7 +155,7 @@ def check(file: TickFile, skip_bad: bool, progress: Callable[[int], None]) -> In
             if len(report.first_bad) < MAX_REPORTED_BAD_ROWS:
                 report.first_bad.append(item)
         else:
-            report.sequences.append(item.sequence)
+            report.sequences.append(item)
         progress(1)
     return report
 

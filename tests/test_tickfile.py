@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contract.events import Tick
-from marketdata.tickfile import BadRow, TickFileError, TickParser, parse_lines
+from marketdata.tickfile import BadRow, TickFileError, TickParser, check_lines, parse_lines
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -57,3 +57,23 @@ def test_bad_rows_are_reported_with_their_line_number(row: str, reason: str) -> 
 def test_a_wrong_header_is_refused() -> None:
     with pytest.raises(TickFileError, match="line 1: expected header"):
         _parse("time,price,size\n2013-09-01 17:00:00.083,1640.25,8\n")
+
+
+def test_the_check_pass_finds_the_same_sequences_and_bad_rows_as_the_parse() -> None:
+    text = (
+        "DateTime,Price,Volume\n"
+        "2013-09-01 17:00:00.083,1640.25,8\n"
+        "2013-09-01 17:00:00.083,1640.50,1\n"  # the same millisecond: the next slot
+        "\n"
+        "2013-09-01 17:00:00.084,oops,1\n"
+        "2013-09-01 17:00:00.082,1640.25,2\n"  # back in time
+        "2013-09-01 17:00:00.083,1640.25,3\n"  # the millisecond again, after a bad row: its third slot
+        "2013-09-01 17:00:01,1640.75,2,9\n"
+        "2013-09-01 17:00:01.500,1641,0\n"
+        "2013-09-01 17:00:02.000,1641.00,4\n"
+    )
+    parsed = _parse(text)
+    checked = list(check_lines(text.splitlines(keepends=True), TickParser("f.csv", "ES", "CME", CHICAGO)))
+    assert checked == [item.sequence if isinstance(item, Tick) else item for item in parsed]
+    assert [type(item).__name__ for item in checked] == ["int", "int", "BadRow", "BadRow", "int", "BadRow", "BadRow", "int"]
+    assert checked[4] == checked[0] + 2
