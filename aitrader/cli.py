@@ -1,4 +1,8 @@
-"""The single entry point: ``aitrader --help``."""
+"""The single entry point: ``aitrader --help``.
+
+Each command is named here with the module and attribute that hold it, and its
+module is imported only when the command runs (``aitrader/commands/lazy.py``).
+"""
 
 from __future__ import annotations
 
