@@ -74,3 +74,13 @@ def test_warming_a_calendar_loads_no_year() -> None:
     assert calendar._years == set()
     new_year_eve = int(datetime(2013, 12, 31, 23, tzinfo=timezone.utc).timestamp() * 1000)
     assert calendar.session_of(new_year_eve) == TradingCalendar("NYSE", "America/New_York").session_of(new_year_eve)
+
+
+def test_calendars_of_a_venue_share_each_years_schedule_and_keep_their_own_years() -> None:
+    # Every kernel restored, every replay builds its own calendars: a year is computed once a process.
+    first, second = TradingCalendar("CME_Equity", "America/Chicago"), TradingCalendar("CME_Equity", "America/Chicago")
+    september_3 = int(datetime(2013, 9, 3, 15, tzinfo=timezone.utc).timestamp() * 1000)
+    assert first.session_of(september_3) is second.session_of(september_3)
+    first.session_of(int(datetime(2014, 6, 2, 15, tzinfo=timezone.utc).timestamp() * 1000))
+    assert (first._years, second._years) == ({2013, 2014}, {2013})
+    assert second._sessions[-1].day == "2013-12-31"  # no 2014 session reached the calendar that did not ask
