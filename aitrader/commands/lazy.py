@@ -43,7 +43,7 @@ def lazy_group(commands: Mapping[str, Lazy]) -> type[TyperGroup]:
 
     class LazyGroup(TyperGroup):
         def list_commands(self, ctx: Any) -> list[str]:
-            return [*commands, *(name for name in super().list_commands(ctx) if name not in commands)]
+            return list(commands)  # every command of a lazy group is one of these, loaded or not
 
         def get_command(self, ctx: Any, name: str) -> Any:
             if name in commands and name not in self.commands:
