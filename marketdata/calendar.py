@@ -127,7 +127,7 @@ class TradingCalendar:
         self._closes = [s.close_ms for s in self._sessions]
 
 
-# A year's schedule is a function of the calendar's rules alone, and costs about 0.15-0.3 s to compute: every
+# A year's schedule is a function of the calendar's rules alone, and costs about 0.13-0.2 s to compute: every
 # calendar of the process shares it (each kernel restored, each replay, the projector's marks build their own
 # TradingCalendar). Which years a calendar holds is still its own (``_ensure_year``).
 @functools.lru_cache(maxsize=256)
